@@ -127,6 +127,7 @@ def save_scan(scan: Scan, path: str | Path) -> Path:
     if ext in (".obj", ".off", ".stl", ".glb"):
         if not scan.has_faces:
             raise ValueError(f"{path}: {ext} needs a mesh with faces")
-        atomic_write_bytes(path, scan.mesh.export(file_type=ext[1:]))
+        data = scan.mesh.export(file_type=ext[1:])
+        atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
         return path
     raise ValueError(f"{path}: cannot write {ext!r}; use .ply, .npz, .obj, .off, .stl or .glb")
