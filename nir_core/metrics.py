@@ -133,7 +133,7 @@ class _Pairing:
 
 
 def _chamfer_from(d_pred: np.ndarray, d_gt: np.ndarray) -> dict[str, float]:
-    accuracy, completeness = float(d_pred.mean()), float(d_pred.mean())
+    accuracy, completeness = float(d_pred.mean()), float(d_gt.mean())
     return {
         "cd_l1": 0.5 * (accuracy + completeness),
         "cd_l2": 0.5 * (float(np.mean(d_pred**2)) + float(np.mean(d_gt**2))),

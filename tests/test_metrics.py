@@ -73,8 +73,9 @@ def test_identical_sets_score_perfectly():
     assert out["f1_delta"] == 1.0 and out["f1_2delta"] == 1.0
 
 
-@pytest.mark.parametrize(("d", "f1_delta", "f1_2delta"), [(0.003, 1.0, 1.0), (0.007, 0.0, 1.0), (0.012, 0.0, 0.0)])
+@pytest.mark.parametrize(("d", "f1_delta", "f1_2delta"), [(0.003, 1.0, 1.0), (DELTA, 1.0, 1.0), (0.007, 0.0, 1.0), (0.012, 0.0, 0.0)])
 def test_parallel_planes_offset_by_d(d, f1_delta, f1_2delta):
+    """Each point's nearest neighbour is its copy at distance d; the F1 threshold is inclusive."""
     gt, pred = plane_grid(z=0.0), plane_grid(z=d)
     out = reconstruction_metrics(pred, gt, delta=DELTA)
     assert out["accuracy"] == pytest.approx(d, rel=1e-9)
@@ -169,6 +170,12 @@ def test_mean_f1_delta_perfect_swapped_and_partial():
     partial = mean_f1_delta(pred, np.zeros_like(pred_labels), gt, gt_labels, 2, delta=DELTA)
     assert partial["per_class"] == [pytest.approx(2 / 3), 0.0]
     assert partial["mf1"] == pytest.approx(1 / 3)
+    # Half of cluster 1 predicted as class 0: class 0 precision 100/150, recall 1 -> F1 0.8; class 1
+    # precision 1, recall 50/100 -> F1 2/3. Matches are only counted within a class.
+    half = pred_labels.copy()
+    half[np.flatnonzero(pred_labels == 1)[:50]] = 0
+    mixed = mean_f1_delta(pred, half, gt, gt_labels, 2, delta=DELTA)
+    np.testing.assert_allclose(mixed["per_class"], [0.8, 2 / 3])
 
 
 def test_mean_f1_delta_ignores_unlabelled_points_on_both_sides():
@@ -189,6 +196,8 @@ def test_mean_f1_delta_ignores_unlabelled_points_on_both_sides():
 def test_semantic_metrics_combines_iou_and_both_deltas():
     gt, gt_labels = clusters()
     pred, pred_labels = clusters(offset=0.007)  # between delta and 2 delta
+    order = np.random.default_rng(2).permutation(len(pred))  # pairs of points no longer share an index
+    pred, pred_labels = pred[order], pred_labels[order]
     out = semantic_metrics(pred, pred_labels, gt, gt_labels, 2, delta=DELTA)
     assert out["miou"] == 1.0  # labels transferred from the nearest predicted point are all right
     assert out["mf1_delta"] == 0.0 and out["mf1_2delta"] == 1.0

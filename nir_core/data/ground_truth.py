@@ -191,7 +191,7 @@ class MeshField(_GroundTruthField):
         self._scene = None
 
     @classmethod
-    def from_scan(cls, scan: Scan, **kwargs) -> "MeshField":
+    def from_scan(cls, scan: Scan, **kwargs) -> MeshField:
         """The field of ``scan.mesh`` with per-face labels from :func:`face_labels_from_scan`.
 
         Raises :class:`~nir_core.errors.MeshRequiredError` when the scan has no faces (e.g. a point cloud).

@@ -68,7 +68,7 @@ class SamplingConfig:
         return d
 
     @classmethod
-    def from_json(cls, d: dict) -> "SamplingConfig":
+    def from_json(cls, d: dict) -> SamplingConfig:
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:
@@ -156,7 +156,7 @@ def sample_surface(source: Scan | trimesh.Trimesh, n: int, seed: SeedLike = 0, *
     rng = np.random.default_rng(seed)
     if isinstance(source, Scan) and not source.has_faces:
         idx = _subset_index(len(source.points), n, rng)
-        pick = lambda a, dt: None if a is None else np.asarray(a)[idx].astype(dt)  # noqa: E731
+        pick = lambda a, dt: None if a is None else np.asarray(a)[idx].astype(dt)
         return (np.asarray(source.points)[idx].astype(np.float32), pick(source.normals, np.float32),
                 pick(source.labels, np.int64))
     if isinstance(source, Scan):
