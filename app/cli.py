@@ -1,2 +1,163 @@
-def main():
-    pass
+"""The ``nir-studio`` command: one entry point, a subcommand per job."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nir_core.errors import NIRStudioError, ScanLoadError
+
+app = typer.Typer(
+    name="nir-studio",
+    help="Turn 3D scans and meshes into compact, labelled neural implicit representations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+synth_app = typer.Typer(help="Generate labelled procedural rooms and objects.", no_args_is_help=True)
+app.add_typer(synth_app, name="synth")
+
+# soft_wrap: a path or an error stays on one line however narrow the terminal (scripts grep them).
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+@app.command()
+def info(
+    paths: list[Path] = typer.Argument(..., help="Scan / mesh files, dataset files or folders."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per input instead of tables."),
+):
+    """Points, bounds, colour / normal / label presence and the label histogram of each input."""
+    from nir_core.data.io import find_scans, load
+    from nir_core.data.summary import camera_dataset_summary, scan_summary
+
+    failures = 0
+    for given in paths:
+        try:
+            targets = find_scans(given)
+            if given.is_dir() and not targets:
+                raise ScanLoadError(given, "folder holds no scan or mesh file of a supported format")
+        except NIRStudioError as exc:
+            err.print(f"[red]error:[/] {exc}", highlight=False)
+            failures += 1
+            continue
+        for path in targets:
+            try:
+                try:
+                    summary = scan_summary(load(path))
+                except ScanLoadError as exc:
+                    # Camera datasets (NeRF) sit beside the scans; describe them instead of failing.
+                    try:
+                        summary = camera_dataset_summary(path)
+                    except NIRStudioError:
+                        raise exc from None
+                    summary["source"] = str(path)
+            except NIRStudioError as exc:
+                err.print(f"[red]error:[/] {exc}", highlight=False)
+                failures += 1
+                continue
+            if as_json:
+                out.print_json(json.dumps(summary))
+            else:
+                _print_summary(path, summary)
+    if failures:
+        raise typer.Exit(code=2)
+
+
+def _print_summary(path: Path, s: dict) -> None:
+    out.print(f"[bold]{path}[/]", highlight=False)
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold cyan")
+    table.add_column()
+    for key, value in s.items():
+        if key in ("label_histogram", "source"):
+            continue
+        if isinstance(value, list):
+            value = "[" + ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in value) + "]"
+        table.add_row(key, str(value))
+    out.print(table)
+    hist = s.get("label_histogram")
+    if hist:
+        total = sum(hist.values())
+        h = Table(show_header=True, box=None, pad_edge=False, header_style="bold")
+        for col, justify in (("class", "left"), ("points", "right"), ("share", "right")):
+            h.add_column(col, justify=justify)
+        for name, count in sorted(hist.items(), key=lambda kv: -kv[1]):
+            h.add_row(name, f"{count:,}", f"{100 * count / total:.1f}%")
+        out.print(h)
+    out.print()
+
+
+@synth_app.command("rooms")
+def synth_rooms(
+    count: int = typer.Option(4, "--count", "-n", min=1, help="Number of rooms."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    seed: int = typer.Option(0, help="Seed of the first room; room i uses seed + i."),
+    scan_points: int = typer.Option(10_000, help="Points kept in each simulated scan."),
+):
+    """Rooms with furniture, their simulated RGB-D scans and the labelled ground-truth meshes."""
+    from nir_core.data.synthetic import ScannerConfig, generate_room, simulate_scan, write_room
+
+    from tqdm import tqdm
+
+    for i in tqdm(range(count), desc="rooms", unit="room"):
+        room = generate_room(seed + i)
+        scan = simulate_scan(room, ScannerConfig(num_points=scan_points), seed=seed + i)
+        write_room(room, scan, out_dir, f"room_{seed + i:05d}")
+    out.print(f"wrote {count} room(s) to {out_dir}")
+
+
+@synth_app.command("objects")
+def synth_objects(
+    count: int = typer.Option(2, "--count", "-n", min=1, help="Objects per class."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder (one subfolder per class)."),
+    seed: int = typer.Option(0, help="Seed of the first object of each class."),
+):
+    """Labelled objects of every class, ModelNet-style (``<class>/<class>_NNNN.ply``)."""
+    from nir_core.data.synthetic import OBJECT_CLASSES, write_object
+
+    n = 0
+    for name in OBJECT_CLASSES:
+        for i in range(count):
+            write_object(name, seed + i, out_dir / name / f"{name}_{seed + i:04d}.ply")
+            n += 1
+    out.print(f"wrote {n} object(s) to {out_dir}")
+
+
+@app.command()
+def demo(
+    out_dir: Path = typer.Option(Path("out/demo"), "--out", "-o", help="Output folder."),
+    inputs: Optional[list[Path]] = typer.Argument(None, help="Scans to process (default: the samples in assets/)."),
+):
+    """The main job on the bundled samples: load, normalise, sample ground truth, write report and previews."""
+    from app.demo import run_demo
+
+    run_demo(inputs or None, out_dir, console=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: user errors print one line and exit 2; usage errors as click reports them."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="nir-studio", standalone_mode=False)
+    except NIRStudioError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    code = result if isinstance(result, int) else 0
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -40,11 +40,13 @@ def layout_reader(path: Path) -> Callable[[Path, LoadLimits], Scan] | None:
 def read_scannet(path: Path, limits: LoadLimits) -> Scan:
     """Any file of a ScanNet scene -> the scene with ScanNet-20 labels (NYU40 ids kept in ``extra``)."""
     scene, _, full = SCANNET_RE.match(path.name).groups()
-    suffix = full or ""
     folder = path.parent
+    # The full-resolution export names its arrays *_all but its boxes not, so try both spellings.
+    suffixes = [full or "", "_all" if not full else ""]
+    suffix = next((s for s in suffixes if (folder / f"{scene}_vert{s}.npy").exists()), None)
+    if suffix is None:
+        raise CorruptFileError(path, f"ScanNet scene {scene}: {scene}_vert.npy is missing beside it")
     vert_path = folder / f"{scene}_vert{suffix}.npy"
-    if not vert_path.exists():
-        raise CorruptFileError(path, f"ScanNet scene {scene}: {vert_path.name} is missing beside it")
     try:
         vert = np.load(vert_path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
