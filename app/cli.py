@@ -4,9 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -102,9 +100,9 @@ def synth_rooms(
     scan_points: int = typer.Option(10_000, help="Points kept in each simulated scan."),
 ):
     """Rooms with furniture, their simulated RGB-D scans and the labelled ground-truth meshes."""
-    from nir_core.data.synthetic import ScannerConfig, generate_room, simulate_scan, write_room
-
     from tqdm import tqdm
+
+    from nir_core.data.synthetic import ScannerConfig, generate_room, simulate_scan, write_room
 
     for i in tqdm(range(count), desc="rooms", unit="room"):
         room = generate_room(seed + i)
@@ -133,7 +131,7 @@ def synth_objects(
 @app.command()
 def demo(
     out_dir: Path = typer.Option(Path("out/demo"), "--out", "-o", help="Output folder."),
-    inputs: Optional[list[Path]] = typer.Argument(None, help="Scans to process (default: the samples in assets/)."),
+    inputs: list[Path] | None = typer.Argument(None, help="Scans to process (default: the samples in assets/)."),
 ):
     """The main job on the bundled samples: load, normalise, sample ground truth, write report and previews."""
     from app.demo import run_demo
@@ -141,22 +139,15 @@ def demo(
     run_demo(inputs or None, out_dir, console=out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point: user errors print one line and exit 2; usage errors as click reports them."""
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point. Usage errors are reported by the parser (exit 2); a user error raised by a job
+    (bad file, bad value) prints one line ``error: <file>: <reason>`` and exits 2, never a traceback."""
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=argv, prog_name="nir-studio", standalone_mode=False)
+        command.main(args=argv, prog_name="nir-studio")  # standalone: exits with the command's status
     except NIRStudioError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(2)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    code = result if isinstance(result, int) else 0
-    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -15,15 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ...atomic import atomic_write_bytes
 from ...errors import CorruptFileError, MissingFileError, NIRStudioError, UnsupportedFormatError
 from ..scan import Scan
 from .arrays import read_npy, read_npz, read_txt
 from .datasets import annotate_by_name, layout_reader, scan_units
-from .limits import DEFAULT_LIMITS, LoadLimits, validate_scan
+from .limits import DEFAULT_LIMITS, LoadLimits, check_file_size, validate_scan
 from .meshes import read_off, read_ply_scan, read_with_trimesh
-from .ply import atomic_write_bytes, label_set_comment, write_ply
+from .ply import label_set_comment, write_ply
 
-__all__ = ["load", "save_scan", "find_scans", "LoadLimits", "SUPPORTED_EXTENSIONS", "write_ply"]
+__all__ = ["SUPPORTED_EXTENSIONS", "LoadLimits", "find_scans", "load", "save_scan", "write_ply"]
 
 _READERS = {
     ".ply": read_ply_scan,
@@ -67,8 +68,6 @@ def load(path: str | Path, *, limits: LoadLimits = DEFAULT_LIMITS, require_faces
             names = ", ".join(u.name for u in units[:4]) + (", ..." if len(units) > 4 else "")
             raise UnsupportedFormatError(path, f"folder holds {len(units)} scans ({names}); pass one of them")
         path = units[0]
-    from .limits import check_file_size
-
     if check_file_size(path, limits) == 0:
         raise CorruptFileError(path, "file is empty")
     reader = layout_reader(path) or _READERS.get(path.suffix.lower())

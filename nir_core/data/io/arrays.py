@@ -63,7 +63,7 @@ def read_npz(path: Path, limits: LoadLimits) -> Scan:
                                              f"found {', '.join(sorted(keys)) or 'nothing'})")
             pts = z[point_key]
             check_counts(path, limits, pts.shape[0] if pts.ndim else 0)
-            get = lambda names: next((z[k] for k in names if k in keys), None)  # noqa: E731
+            get = lambda names: next((z[k] for k in names if k in keys), None)
             colors, normals, labels = get(_COLOR_KEYS), get(_NORMAL_KEYS), get(_LABEL_KEYS)
             category = str(z["category"]) if "category" in keys else None
     except (zipfile.BadZipFile, OSError, EOFError) as exc:

@@ -12,13 +12,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from ...errors import CorruptFileError, InvalidScanError
-from ..labels import MODELNET40_NAMES, S3DIS13, SCANNET20, SHAPENETPART50, SHAPENETPART_CATEGORIES, nyu40_to_scannet20
+from ..labels import (
+    MODELNET40_NAMES,
+    S3DIS13,
+    SCANNET20,
+    SHAPENETPART50,
+    SHAPENETPART_CATEGORIES,
+    nyu40_to_scannet20,
+)
 from ..scan import Scan
 from .limits import LoadLimits, check_counts
 

@@ -7,13 +7,12 @@ before any data is read, truncated files fail with a clear reason, and extra ver
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ...atomic import atomic_write_bytes
 from ...errors import CorruptFileError
 from .limits import LoadLimits, check_counts
 
@@ -241,19 +240,6 @@ def write_ply(
     payload = ("\n".join(header) + "\n").encode("ascii") + vert.tobytes() + face_block
     atomic_write_bytes(path, payload)
     return path
-
-
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Writes ``payload`` to a temp file beside ``path`` and renames it over ``path`` (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def label_set_comment(label_set) -> str:

@@ -1,0 +1,110 @@
+"""Benchmark results: one JSON per experiment in ``benchmarks/results`` and the tables of ``docs/RESULTS.md``.
+
+Every number in docs/RESULTS.md comes from these JSON files, which record the command, the git commit, the
+machine and the wall time; ``docs/RESULTS.md`` is regenerated from all of them after each benchmark run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO / "benchmarks" / "results"
+RESULTS_MD = REPO / "docs" / "RESULTS.md"
+
+sys.path.insert(0, str(REPO))
+from nir_core.atomic import atomic_write_bytes, atomic_write_json  # noqa: E402
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    import numpy
+    import torch
+
+    info = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+            "torch": torch.__version__, "numpy": numpy.__version__, "torch_threads": torch.get_num_threads()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
+        with open("/proc/meminfo") as f:
+            info["mem_gib"] = round(int(f.readline().split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    return info
+
+
+def git_commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True).stdout.strip()
+        return sha.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+@dataclass
+class Table:
+    """A results table: ``headers`` and ``rows`` of already formatted cells."""
+
+    headers: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        lines = ["| " + " | ".join(self.headers) + " |", "|" + "---|" * len(self.headers)]
+        lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+
+@dataclass
+class Experiment:
+    """Collects one benchmark's metrics and tables; :meth:`save` writes its JSON and refreshes RESULTS.md."""
+
+    name: str
+    title: str
+    description: str
+    started: float = field(default_factory=time.time)
+    metrics: dict = field(default_factory=dict)
+    tables: dict[str, Table] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def save(self) -> Path:
+        record = {
+            "name": self.name, "title": self.title, "description": self.description,
+            "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "git_commit": git_commit(), "machine": machine(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "wall_time_s": round(time.time() - self.started, 2),
+            "metrics": self.metrics,
+            "tables": {k: {"headers": t.headers, "rows": t.rows} for k, t in self.tables.items()},
+            "notes": self.notes,
+        }
+        path = atomic_write_json(RESULTS_DIR / f"{self.name}.json", record)
+        refresh_results_md()
+        return path
+
+
+def refresh_results_md() -> Path:
+    """Rebuilds docs/RESULTS.md from every JSON in benchmarks/results (sorted by name)."""
+    parts = ["# Results", "",
+             "Generated from `benchmarks/results/*.json` by the scripts in `benchmarks/`; do not edit by hand.",
+             "Each section names the command that produced it, the commit and the machine.", ""]
+    for path in sorted(RESULTS_DIR.glob("*.json")):
+        rec = json.loads(path.read_text())
+        m = rec.get("machine", {})
+        parts += [f"## {rec['title']}", "", rec["description"], "",
+                  f"Command: `{rec['command']}` — commit `{rec['git_commit'][:12]}`, {rec['date']}, "
+                  f"{m.get('cpus')} CPUs ({m.get('cpu', '?')}), torch {m.get('torch')}, "
+                  f"wall time {rec['wall_time_s']} s. Raw: `benchmarks/results/{path.name}`.", ""]
+        for key, t in rec.get("tables", {}).items():
+            parts += [f"**{key}**", "", Table(t["headers"], t["rows"]).markdown(), ""]
+        parts += [f"- {n}" for n in rec.get("notes", [])] + ([""] if rec.get("notes") else [])
+    RESULTS_MD.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(RESULTS_MD, "\n".join(parts).encode())
+    return RESULTS_MD
