@@ -84,7 +84,7 @@ class LabelSet:
         return {"name": self.name, "names": list(self.names), "colors": self.colors.tolist()}
 
     @classmethod
-    def from_json(cls, d: dict) -> "LabelSet":
+    def from_json(cls, d: dict) -> LabelSet:
         return cls(name=str(d["name"]), names=tuple(d["names"]), colors=np.asarray(d["colors"], dtype=np.uint8))
 
 

@@ -21,11 +21,11 @@ class Normalisation:
     """Multiplier from input units to unit-cube units (1 / longest side, times (1 - 2 * margin))."""
 
     @classmethod
-    def identity(cls) -> "Normalisation":
+    def identity(cls) -> Normalisation:
         return cls(center=(0.0, 0.0, 0.0), scale=1.0)
 
     @classmethod
-    def fit(cls, points: np.ndarray, margin: float = 0.0) -> "Normalisation":
+    def fit(cls, points: np.ndarray, margin: float = 0.0) -> Normalisation:
         """Transform that maps ``points`` ((N, 3)) into ``[-0.5 + margin, 0.5 - margin]^3``, aspect kept.
 
         A degenerate extent (all points equal) keeps scale 1 so the transform stays invertible.
@@ -54,7 +54,7 @@ class Normalisation:
         """A distance in unit-cube units -> the same distance in input units."""
         return d / self.scale
 
-    def then(self, other: "Normalisation") -> "Normalisation":
+    def then(self, other: Normalisation) -> Normalisation:
         """The transform ``other(self(x))`` as one :class:`Normalisation`."""
         # other((x - c1) s1) = ((x - c1) s1 - c2) s2 = (x - (c1 + c2 / s1)) s1 s2
         c = np.asarray(self.center) + np.asarray(other.center) / self.scale
@@ -71,5 +71,5 @@ class Normalisation:
         return {"center": list(self.center), "scale": self.scale}
 
     @classmethod
-    def from_json(cls, d: dict) -> "Normalisation":
+    def from_json(cls, d: dict) -> Normalisation:
         return cls(center=tuple(float(v) for v in d["center"]), scale=float(d["scale"]))

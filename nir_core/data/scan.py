@@ -58,7 +58,7 @@ class Scan:
             return {}
         return self.label_set.histogram(self.labels)
 
-    def normalised(self, margin: float = 0.0) -> "Scan":
+    def normalised(self, margin: float = 0.0) -> Scan:
         """A copy moved into the unit cube ``[-0.5, 0.5]^3`` (see :mod:`nir_core.data.normalise`).
 
         ``result.normalisation`` maps the *source file's* coordinates to the result's, so
@@ -77,8 +77,8 @@ class Scan:
             extra=dict(self.extra),
         )
 
-    def subset(self, index: np.ndarray) -> "Scan":
+    def subset(self, index: np.ndarray) -> Scan:
         """The scan restricted to ``points[index]`` (the mesh, if any, is dropped: it no longer matches)."""
-        pick = lambda a: None if a is None else a[index]  # noqa: E731
+        pick = lambda a: None if a is None else a[index]
         return replace(self, points=self.points[index], colors=pick(self.colors), normals=pick(self.normals),
                        labels=pick(self.labels), mesh=None, extra=dict(self.extra))

@@ -16,7 +16,7 @@ def scan_summary(scan: Scan) -> dict:
     out = {
         "kind": "mesh" if scan.has_faces else "points",
         "source": str(scan.source) if scan.source else None,
-        "points": int(len(scan)),
+        "points": len(scan),
         "bounds_min": [round(float(v), 6) for v in lo],
         "bounds_max": [round(float(v), 6) for v in hi],
         "extent": [round(float(v), 6) for v in hi - lo],
@@ -25,7 +25,7 @@ def scan_summary(scan: Scan) -> dict:
         "labels": scan.labels is not None,
     }
     if scan.has_faces:
-        out["faces"] = int(len(scan.mesh.faces))
+        out["faces"] = len(scan.mesh.faces)
         out["watertight"] = bool(scan.mesh.is_watertight)
     if scan.labels is not None and scan.label_set is not None:
         out["label_set"] = scan.label_set.name
@@ -54,7 +54,7 @@ def camera_dataset_summary(path: Path) -> dict:
         if arr.ndim != 2 or arr.shape[1] != 17:
             raise CorruptFileError(path, f"LLFF poses_bounds must be (N, 17), got {arr.shape}")
         h, w, f = arr[0, :15].reshape(3, 5)[:, 4]
-        return {"kind": "nerf-llff", "images": int(len(arr)), "full_res_hw": [int(h), int(w)], "focal": float(f),
+        return {"kind": "nerf-llff", "images": len(arr), "full_res_hw": [int(h), int(w)], "focal": float(f),
                 "near_far": [float(arr[:, 15].min()), float(arr[:, 16].max())]}
     if ext == ".npz":
         with np.load(path, allow_pickle=False) as z:

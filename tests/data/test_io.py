@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import trimesh
-
 from conftest import SHARED_DATA, shared_file
+
 from nir_core.data.io import LoadLimits, find_scans, load, save_scan
 from nir_core.data.labels import IGNORE_LABEL, S3DIS13, SCANNET20, SHAPENETPART50, generic_label_set
 from nir_core.data.scan import Scan
