@@ -106,8 +106,9 @@ def synth_rooms(
 
     for i in tqdm(range(count), desc="rooms", unit="room"):
         room = generate_room(seed + i)
-        scan = simulate_scan(room, ScannerConfig(num_points=scan_points), seed=seed + i)
-        write_room(room, scan, out_dir, f"room_{seed + i:05d}")
+        scanner = ScannerConfig(n_points=scan_points)
+        scan = simulate_scan(room, scanner, seed=seed + i)
+        write_room(room, scan, out_dir, f"room_{seed + i:05d}", scanner_config=scanner)
     out.print(f"wrote {count} room(s) to {out_dir}")
 
 
@@ -117,15 +118,19 @@ def synth_objects(
     out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder (one subfolder per class)."),
     seed: int = typer.Option(0, help="Seed of the first object of each class."),
 ):
-    """Labelled objects of every class, ModelNet-style (``<class>/<class>_NNNN.ply``)."""
-    from nir_core.data.synthetic import OBJECT_CLASSES, write_object
+    """Objects of every class as ModelNet-style meshes (``<class>/<class>_NNNN.off``)."""
+    import numpy as np
+    from tqdm import tqdm
 
-    n = 0
-    for name in OBJECT_CLASSES:
-        for i in range(count):
-            write_object(name, seed + i, out_dir / name / f"{name}_{seed + i:04d}.ply")
-            n += 1
-    out.print(f"wrote {n} object(s) to {out_dir}")
+    from nir_core.data.io import save_scan
+    from nir_core.data.scan import Scan
+    from nir_core.data.synthetic import OBJECT_CLASSES, generate_object
+
+    jobs = [(name, seed + i) for name in OBJECT_CLASSES for i in range(count)]
+    for name, s in tqdm(jobs, desc="objects", unit="object"):
+        mesh, _ = generate_object(name, s)
+        save_scan(Scan(points=np.asarray(mesh.vertices, np.float32), mesh=mesh), out_dir / name / f"{name}_{s:04d}.off")
+    out.print(f"wrote {len(jobs)} object(s) of {len(OBJECT_CLASSES)} classes to {out_dir}")
 
 
 @app.command()

@@ -113,8 +113,8 @@ def run_demo(inputs: list[Path] | None, out_dir: Path, console: Console | None =
         raise FileNotFoundError(f"no sample scans in {SAMPLES_DIR}")
     reports = []
     table = Table(title=f"NIR Studio demo -> {out_dir}", title_justify="left")
-    for col in ("input", "points", "classes", "queries", "scan F1-δ vs truth", "time (s)"):
-        table.add_column(col, justify="left" if col == "input" else "right")
+    for col in ("input", "points", "classes", "queries", "scan F1-δ", "time (s)"):
+        table.add_column(col, justify="left" if col == "input" else "right", no_wrap=True)
     for path in inputs:
         with console.status(f"processing {path.name}"):
             report = process_scan(Path(path), out_dir, cfg)

@@ -58,7 +58,7 @@ def bench_generator(exp: Experiment, seeds: int) -> None:
         t0 = time.perf_counter()
         room = generate_room(seed)
         t1 = time.perf_counter()
-        scan = simulate_scan(room, ScannerConfig(num_points=10_000), seed=seed)
+        scan = simulate_scan(room, ScannerConfig(n_points=10_000), seed=seed)
         t2 = time.perf_counter()
         truth = room.to_scan().normalised()
         make_udf_samples(truth, cfg)

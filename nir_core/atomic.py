@@ -15,11 +15,19 @@ def atomic_write_bytes(path: str | Path, payload: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
+        # mkstemp creates 0600 files; give the result the permissions a plain open() would have.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_json(path: str | Path, obj, indent: int = 2) -> Path:
