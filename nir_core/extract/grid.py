@@ -1,0 +1,109 @@
+"""Coarse-to-fine narrow band: the cells of a fine grid that can contain the surface, found without a dense pass.
+
+A distance field is 1-Lipschitz, so a cell of size h whose centre is farther than its half-diagonal
+(sqrt(3)/2 h) from the surface cannot contain any of it. Starting from a coarse grid, only cells passing that
+test are split into their 8 children, level after level; the field is queried at the centres of the
+surviving cells only, so the work grows with the surface's area, not with the volume.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .mc_table import CORNER_OFFSETS
+
+SQRT3_2 = float(np.sqrt(3.0) / 2.0)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A cubic grid of ``resolution``³ cells spanning ``[lo, hi]³``."""
+
+    resolution: int
+    """Cells per axis."""
+    lo: float = -0.5
+    """Lower bound of the box on every axis (unit-cube coordinates)."""
+    hi: float = 0.5
+    """Upper bound of the box on every axis."""
+
+    def __post_init__(self):
+        if self.resolution < 1:
+            raise ValueError(f"resolution must be >= 1, got {self.resolution}")
+        if not self.hi > self.lo:
+            raise ValueError(f"empty box [{self.lo}, {self.hi}]")
+
+    @property
+    def cell_size(self) -> float:
+        return (self.hi - self.lo) / self.resolution
+
+    def points(self, ijk: np.ndarray, offset: float = 0.0) -> np.ndarray:
+        """(K, 3) integer corner indices (+ ``offset`` cells) -> (K, 3) float32 coordinates."""
+        return (self.lo + (ijk.astype(np.float64) + offset) * self.cell_size).astype(np.float32)
+
+    def corner_keys(self, ijk: np.ndarray) -> np.ndarray:
+        """(K, 3) corner indices in ``[0, resolution]`` -> (K,) int64 linear ids, unique per corner."""
+        n = self.resolution + 1
+        return (ijk[:, 0] * n + ijk[:, 1]) * n + ijk[:, 2]
+
+
+@dataclass
+class BandStats:
+    """What the coarse-to-fine search cost."""
+
+    levels: list[dict] = field(default_factory=list)
+    """Per level: resolution, cells tested, cells kept."""
+    queries: int = 0
+    """Field evaluations made by the search (cell centres)."""
+
+
+def children(cells: np.ndarray) -> np.ndarray:
+    """(K, 3) cells -> (8K, 3) cells of the next finer level."""
+    return (cells[:, None, :] * 2 + CORNER_OFFSETS[None]).reshape(-1, 3)
+
+
+def coarse_start(resolution: int, coarse_resolution: int) -> int:
+    """The coarsest level: ``resolution`` halved while it stays >= ``coarse_resolution`` and even."""
+    r = resolution
+    while r % 2 == 0 and r // 2 >= coarse_resolution:
+        r //= 2
+    return r
+
+
+def narrow_band(
+    udf: Callable[[np.ndarray], np.ndarray],
+    grid: Grid,
+    coarse_resolution: int = 32,
+    band: float = 1.0,
+    offset: float = 0.0,
+) -> tuple[np.ndarray, BandStats]:
+    """Cells of ``grid`` that may contain the surface ``udf == offset``.
+
+    Parameters
+    ----------
+    udf: (M, 3) float32 points -> (M,) distances.
+    grid: the target grid.
+    coarse_resolution: resolution of the first, dense level (the search halves ``grid.resolution`` down to it).
+    band: multiplier on the half-diagonal test; > 1 keeps more cells for fields that are not exactly
+        1-Lipschitz (networks).
+    offset: distance value at which the surface sits (networks often never reach 0).
+
+    Returns
+    -------
+    cells: (K, 3) int64 indices of candidate cells at ``grid.resolution`` (children of the last kept level).
+    stats: queries and per-level counts.
+    """
+    stats = BandStats()
+    r = coarse_start(grid.resolution, coarse_resolution)
+    axis = np.arange(r, dtype=np.int64)
+    cells = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
+    while r < grid.resolution:
+        level = Grid(r, grid.lo, grid.hi)
+        d = np.asarray(udf(level.points(cells, offset=0.5)))
+        stats.queries += len(cells)
+        keep = d <= SQRT3_2 * level.cell_size * band + offset
+        stats.levels.append({"resolution": r, "tested": int(len(cells)), "kept": int(keep.sum())})
+        cells = children(cells[keep])
+        r *= 2
+    return cells, stats
