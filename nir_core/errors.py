@@ -47,3 +47,23 @@ class MeshRequiredError(ScanLoadError):
 
 class ScanTooLargeError(ScanLoadError):
     """The file or its point count is above the documented limits (:class:`~nir_core.data.io.LoadLimits`)."""
+
+
+class FieldError(NIRStudioError):
+    """A field returned unusable values (NaN or Inf distances or gradients, or arrays of the wrong shape).
+
+    Parameters
+    ----------
+    reason:
+        What was wrong, with how many values and an example query point, so a user can find the region.
+    count:
+        How many values were unusable (0 when the shape, not the values, was wrong).
+    example:
+        (3,) one query point where the field failed, or None.
+    """
+
+    def __init__(self, reason: str, count: int = 0, example=None):
+        self.reason = reason
+        self.count = int(count)
+        self.example = example
+        super().__init__(reason)

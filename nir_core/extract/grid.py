@@ -77,8 +77,9 @@ def narrow_band(
     coarse_resolution: int = 32,
     band: float = 1.0,
     offset: float = 0.0,
-) -> tuple[np.ndarray, BandStats]:
-    """Cells of ``grid`` that may contain the surface ``udf == offset``.
+    udf_and_grad: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+) -> tuple[np.ndarray | None, BandStats, tuple[np.ndarray, np.ndarray] | None]:
+    """Cells of the level just above ``grid`` (half its resolution) that may contain the surface ``udf == offset``.
 
     Parameters
     ----------
@@ -88,22 +89,41 @@ def narrow_band(
     band: multiplier on the half-diagonal test; > 1 keeps more cells for fields that are not exactly
         1-Lipschitz (networks).
     offset: distance value at which the surface sits (networks often never reach 0).
+    udf_and_grad: when given, used on the last level so the parents' centre values come with gradients
+        (the centres are corners of the fine grid, which the extractor then need not query again).
 
     Returns
     -------
-    cells: (K, 3) int64 indices of candidate cells at ``grid.resolution`` (children of the last kept level).
+    parents: (K, 3) int64 cells at resolution ``grid.resolution // 2`` that passed every level's test (their
+        children are the candidates at ``grid.resolution``), or None when ``grid`` is itself the coarsest level
+        (then every cell is a candidate).
     stats: queries and per-level counts.
+    centres: distances (K,) and gradients (K, 3) at the parents' centres when ``udf_and_grad`` was given.
     """
     stats = BandStats()
     r = coarse_start(grid.resolution, coarse_resolution)
-    axis = np.arange(r, dtype=np.int64)
-    cells = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
-    while r < grid.resolution:
+    if r == grid.resolution:
+        return None, stats, None
+    cells = all_cells(r)
+    while True:
         level = Grid(r, grid.lo, grid.hi)
-        d = np.asarray(udf(level.points(cells, offset=0.5)))
+        last = 2 * r == grid.resolution
+        centres = level.points(cells, offset=0.5)
+        if last and udf_and_grad is not None:
+            d, g = udf_and_grad(centres)
+        else:
+            d, g = np.asarray(udf(centres)), None
         stats.queries += len(cells)
         keep = d <= SQRT3_2 * level.cell_size * band + offset
         stats.levels.append({"resolution": r, "tested": int(len(cells)), "kept": int(keep.sum())})
-        cells = children(cells[keep])
+        cells = cells[keep]
+        if last:
+            return cells, stats, (None if g is None else (d[keep], g[keep]))
+        cells = children(cells)
         r *= 2
-    return cells, stats
+
+
+def all_cells(resolution: int) -> np.ndarray:
+    """(resolution³, 3) int64 indices of every cell."""
+    axis = np.arange(resolution, dtype=np.int64)
+    return np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)

@@ -20,7 +20,7 @@ import numpy as np
 import trimesh
 
 from ..errors import FieldError
-from .grid import Grid, narrow_band
+from .grid import SQRT3_2, Grid, all_cells, narrow_band
 from .mc_table import CORNER_OFFSETS, EDGE_AXIS, EDGE_CORNERS, triangle_table
 from .query import QueryCounter, evaluate
 
@@ -45,8 +45,10 @@ class UDFExtractConfig:
     """How far gradients may seem to converge along an edge and still count as crossing it. Ends that face each
     other across a surface almost parallel to the edge show tiny, noisy tangential components; a medial axis
     between two sheets shows clearly converging ones (close to -2 for sheets across the edge)."""
-    project: bool = True
-    """Move each vertex onto the surface along the gradient (one extra query per vertex)."""
+    project: str = "closest"
+    """Where vertices go on their edge: ``"none"`` (linear interpolation of the pseudo-signed distances),
+    ``"closest"`` (blend of the two ends' closest surface points, no extra query), ``"query"`` (one more query per
+    vertex, then a step along its gradient onto the surface)."""
     batch_size: int = 262_144
     """Field queries per batch (memory bound)."""
 
@@ -74,7 +76,7 @@ class ExtractionStats:
         return asdict(self)
 
 
-def udf_marching_cubes(field_, resolution: int | None = None, cfg: UDFExtractConfig | None = None,
+def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtractConfig | None = None,
                        **overrides) -> tuple[trimesh.Trimesh, ExtractionStats]:
     """Extracts the zero level set of an unsigned distance field as a welded triangle mesh.
 
@@ -103,20 +105,54 @@ def udf_marching_cubes(field_, resolution: int | None = None, cfg: UDFExtractCon
     def udf_only(points):
         return evaluate(field_, points, grad=False, batch_size=cfg.batch_size, counter=counter)[0]
 
-    cells, band = narrow_band(udf_only, grid, cfg.coarse_resolution, cfg.band, cfg.offset)
+    def udf_and_grad(points):
+        return evaluate(field_, points, grad=True, batch_size=cfg.batch_size, counter=counter)
+
+    parents, band, centres = narrow_band(udf_only, grid, cfg.coarse_resolution, cfg.band, cfg.offset,
+                                         udf_and_grad=udf_and_grad)
     stats.levels = band.levels
+    n = grid.resolution + 1
+    known_keys = np.zeros(0, dtype=np.int64)
+    known_d, known_g = np.zeros(0, np.float32), np.zeros((0, 3), np.float32)
+    if parents is None:
+        cells = all_cells(grid.resolution)
+    else:
+        # Every child of a parent has two corners whose values are known or cheap: the parent's centre (queried
+        # by the search) and the parent's corner in the child's octant (the parents' corners are the even corners
+        # of the fine grid, needed anyway). A child farther from the surface at either than its own diagonal
+        # cannot contain any of it.
+        outer_keys, parent_corner = np.unique(
+            grid.corner_keys(2 * (parents[:, None, :] + CORNER_OFFSETS[None]).reshape(-1, 3)), return_inverse=True)
+        outer_d, outer_g = evaluate(field_, grid.points(_decode(outer_keys, n)), grad=True,
+                                    batch_size=cfg.batch_size, counter=counter)
+        reach = 2 * SQRT3_2 * h * cfg.band + cfg.offset
+        keep = (outer_d[parent_corner.reshape(-1, 8)] <= reach) & (centres[0][:, None] <= reach)
+        cells = (2 * parents[:, None, :] + CORNER_OFFSETS[None])[keep]
+        centre_keys = grid.corner_keys(2 * parents + 1)
+        known_keys = np.concatenate([outer_keys, centre_keys])
+        order = np.argsort(known_keys)
+        known_keys = known_keys[order]
+        known_d = np.concatenate([outer_d, centres[0]])[order]
+        known_g = np.concatenate([outer_g, centres[1]])[order]
     stats.candidate_cells = int(len(cells))
     stats.seconds["search"] = round(time.perf_counter() - clock, 4)
 
-    # Corner values, each corner queried once however many cells share it.
+    # Corner values, each corner queried once however many cells share it (and parent corners not again).
     clock = time.perf_counter()
-    corners = (cells[:, None, :] + CORNER_OFFSETS[None]).reshape(-1, 3)
-    keys, corner_of = np.unique(grid.corner_keys(corners), return_inverse=True)
+    keys, corner_of = np.unique(grid.corner_keys((cells[:, None, :] + CORNER_OFFSETS[None]).reshape(-1, 3)),
+                                return_inverse=True)
     corner_of = corner_of.reshape(-1, 8)
-    n = grid.resolution + 1
-    corner_ijk = np.stack([keys // (n * n), (keys // n) % n, keys % n], axis=1)
-    d, g = evaluate(field_, grid.points(corner_ijk), grad=True, batch_size=cfg.batch_size, counter=counter)
+    corner_ijk = _decode(keys, n)
+    slot = np.minimum(np.searchsorted(known_keys, keys), max(len(known_keys) - 1, 0))
+    is_known = (known_keys[slot] == keys) if len(known_keys) else np.zeros(len(keys), dtype=bool)
+    d = np.empty(len(keys), np.float32)
+    g = np.empty((len(keys), 3), np.float32)
+    d[is_known], g[is_known] = known_d[slot[is_known]], known_g[slot[is_known]]
+    if (~is_known).any():
+        d[~is_known], g[~is_known] = evaluate(field_, grid.points(corner_ijk[~is_known]), grad=True,
+                                              batch_size=cfg.batch_size, counter=counter)
     d = d - cfg.offset
+    g = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)  # networks' gradients are not unit
     stats.seconds["corners"] = round(time.perf_counter() - clock, 4)
 
     clock = time.perf_counter()
@@ -157,11 +193,18 @@ def udf_marching_cubes(field_, resolution: int | None = None, cfg: UDFExtractCon
     high_ijk = corner_ijk[low] + np.eye(3, dtype=np.int64)[axis]
     high = np.searchsorted(keys, grid.corner_keys(high_ijk))
     t = d[low] / np.maximum(d[low] + d[high], 1e-12)
-    vertices = grid.points(corner_ijk[low]).astype(np.float64)
+    vertices = grid.points(corner_ijk[low])
     vertices[np.arange(len(vertices)), axis] += np.clip(t, 0.0, 1.0) * h
     stats.seconds["triangulate"] = round(time.perf_counter() - clock, 4)
 
-    if cfg.project and len(vertices):
+    if cfg.project == "closest" and len(vertices):
+        # Each end of the edge knows its closest surface point (x - d grad); blending them by t puts the vertex
+        # on the surface for planar patches and within O(h² curvature) otherwise, at no extra query.
+        tt = np.clip(t, 0.0, 1.0)[:, None]
+        closest_low = grid.points(corner_ijk[low]) - d[low, None] * g[low]
+        closest_high = grid.points(corner_ijk[high]) - d[high, None] * g[high]
+        vertices = (1.0 - tt) * closest_low + tt * closest_high
+    elif cfg.project == "query" and len(vertices):
         clock = time.perf_counter()
         dv, gv = evaluate(field_, vertices.astype(np.float32), grad=True, batch_size=cfg.batch_size,
                           counter=counter)
@@ -179,6 +222,11 @@ def udf_marching_cubes(field_, resolution: int | None = None, cfg: UDFExtractCon
         warnings.warn(f"no surface found in the box [{cfg.bounds[0]}, {cfg.bounds[1]}]³ at resolution "
                       f"{cfg.resolution}: returning an empty mesh", stacklevel=2)
     return mesh, stats
+
+
+def _decode(keys: np.ndarray, n: int) -> np.ndarray:
+    """Linear corner ids -> (K, 3) integer corner indices on a grid with ``n`` corners per axis."""
+    return np.stack([keys // (n * n), (keys // n) % n, keys % n], axis=1)
 
 
 def _rank_without_bit(corner: int, axis: int) -> int:

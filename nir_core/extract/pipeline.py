@@ -1,0 +1,90 @@
+"""One call from a scan to a mesh: normalise, build the field, extract, clean up, map back to the input's frame.
+
+``nir-studio extract`` and the benchmarks go through :func:`extract_scan`; a trained model will plug in here
+as another field.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import trimesh
+
+from ..data.ground_truth import field_from_scan
+from ..data.scan import Scan
+from .analysis import mesh_stats
+from .baselines import epsilon_level_set
+from .cleanup import orient_components, remove_small_components
+from .dense_points import DensePointsConfig, ball_pivoting_mesh, dense_points
+from .udf_mc import UDFExtractConfig, udf_marching_cubes
+
+METHODS = ("udf-mc", "dense-points", "epsilon")
+"""``udf-mc``: :func:`udf_marching_cubes`; ``dense-points``: NDF's dense points + ball pivoting;
+``epsilon``: marching cubes on ``udf - ε`` (the baseline that inflates and doubles surfaces)."""
+
+
+@dataclass
+class ExtractJob:
+    """Settings of :func:`extract_scan`."""
+
+    method: str = "udf-mc"
+    """One of :data:`METHODS`."""
+    resolution: int = 256
+    """Cells per axis over the unit cube."""
+    min_component_area: float = 0.0005
+    """Drop connected pieces with less than this fraction of the total area (0 keeps everything)."""
+    orient: bool = True
+    """Give every connected piece a consistent face winding."""
+    prefer_mesh: bool = True
+    """Use the input's faces for exact distances when it has them; otherwise distances to its points."""
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"unknown extraction method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.resolution < 8:
+            raise ValueError(f"resolution must be at least 8, got {self.resolution}")
+
+
+def extract_scan(scan: Scan, job: ExtractJob | None = None) -> tuple[trimesh.Trimesh, dict]:
+    """Meshes the distance field of ``scan`` (its surface if it has faces, else its points).
+
+    Returns
+    -------
+    mesh: in the scan's own coordinates.
+    report: settings, timings, extraction statistics and :func:`~nir_core.extract.analysis.mesh_stats`
+        (the latter in unit-cube units, as the metrics).
+    """
+    job = job or ExtractJob()
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    unit = scan.normalised()
+    field = field_from_scan(unit, prefer_mesh=job.prefer_mesh)
+    timings["field"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    extra: dict = {}
+    if job.method == "udf-mc":
+        mesh, stats = udf_marching_cubes(field, cfg=UDFExtractConfig(resolution=job.resolution))
+        extra = stats.to_json()
+    elif job.method == "dense-points":
+        points, normals = dense_points(field, DensePointsConfig())
+        mesh = ball_pivoting_mesh(points, normals)
+        extra = {"points": int(len(points))}
+    else:
+        mesh = epsilon_level_set(field, job.resolution)
+    timings["extract"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    if job.min_component_area > 0 and len(mesh.faces):
+        mesh = remove_small_components(mesh, min_area_fraction=job.min_component_area)
+    if job.orient and len(mesh.faces):
+        mesh = orient_components(mesh)
+    timings["cleanup"] = time.perf_counter() - start
+
+    report = {"job": asdict(job), "field": type(field).__name__, "extraction": extra,
+              "mesh_unit_cube": mesh_stats(mesh), "normalisation": unit.normalisation.to_json(),
+              "timings_s": {k: round(v, 4) for k, v in timings.items()}}
+    back = mesh.copy()
+    back.vertices = unit.normalisation.invert(np.asarray(mesh.vertices, dtype=np.float64))
+    return back, report

@@ -1,0 +1,273 @@
+"""Batched, memory-bounded evaluation of any :class:`~nir_core.field.Field` on numpy points.
+
+Every extractor asks its field through :func:`evaluate` (scattered points) or :func:`sample_grid` (a dense
+grid), so that
+
+- memory stays bounded: points go through the field ``batch_size`` at a time, and grid coordinates are
+  generated per batch (a 512^3 grid never exists as a (134M, 3) array);
+- ground-truth fields (:class:`~nir_core.data.ground_truth.MeshField`, ``PointsField``) take their numpy fast
+  path (``query_np``: analytic gradients, no torch round trip), networks the torch path;
+- a field that returns NaN or Inf fails loudly with :class:`~nir_core.errors.FieldError` naming an example
+  point, instead of silently producing holes;
+- queries are counted (:class:`QueryCounter`), so benchmarks report field queries as a fraction of the
+  dense grid an extractor avoided.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import FieldError
+
+DEFAULT_BATCH_SIZE = 262_144
+"""Points per field call: 2^18 queries keep a small MLP's activations (and autograd graph) to a few hundred MB."""
+
+Bounds = tuple[float, float]
+
+
+@dataclass
+class QueryCounter:
+    """Running count of field queries, shared by the calls of one extraction.
+
+    Pass the same counter to every :func:`evaluate` / :func:`sample_grid` call of an extraction and read it
+    afterwards; :meth:`fraction_of_grid` relates it to the cost of a dense grid.
+    """
+
+    queries: int = 0
+    """Points whose distance was asked for (each point of each call, with or without a gradient)."""
+    grad_queries: int = 0
+    """Of those, points whose gradient was asked for too (more expensive for networks: a backward pass)."""
+    calls: int = 0
+    """Field calls made (batches), a proxy for per-call overhead."""
+
+    def add(self, n: int, *, grad: bool) -> None:
+        """Record one batch of ``n`` queries."""
+        self.queries += int(n)
+        self.grad_queries += int(n) if grad else 0
+        self.calls += 1
+
+    def fraction_of_grid(self, resolution: int) -> float:
+        """``queries / resolution^3``: the share of a dense ``resolution^3`` grid the extraction cost."""
+        return self.queries / float(resolution) ** 3
+
+    def to_dict(self) -> dict:
+        """JSON-ready counts."""
+        return {"queries": self.queries, "grad_queries": self.grad_queries, "calls": self.calls}
+
+
+# ------------------------------------------------------------------------------------------- torch helpers
+
+
+def autograd_udf_and_grad(udf_fn: Callable[[torch.Tensor], torch.Tensor], q: torch.Tensor
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distances and their spatial gradients by autograd, for fields that only define ``udf``.
+
+    Networks implement ``Field.udf_and_grad`` with this. Gradients are taken with respect to the query
+    points only; the graph is discarded afterwards, so model parameters accumulate nothing.
+
+    Parameters
+    ----------
+    udf_fn: ``(M, 3) -> (M,)`` differentiable distance function (a network's ``udf``).
+    q: (M, 3) float query points (any device).
+
+    Returns
+    -------
+    d: (M,) detached distances.
+    grad: (M, 3) detached raw gradients ``d udf / d q`` (not normalised: a learned UDF's gradient is not unit
+        length, and callers that need directions normalise them); zero where ``d`` does not depend on ``q``.
+    """
+    # enable_grad: callers often sit inside torch.no_grad() (evaluation loops), where autograd is off.
+    with torch.enable_grad():
+        qg = q.detach().requires_grad_(True)
+        d = udf_fn(qg).reshape(-1)
+        if d.requires_grad:
+            (g,) = torch.autograd.grad(d.sum(), qg, allow_unused=True)
+        else:
+            g = None
+    if g is None:
+        g = torch.zeros_like(qg)
+    return d.detach(), g.detach()
+
+
+def _field_device(field) -> torch.device:
+    """Where a torch field wants its queries: the device of its first parameter or buffer, else the CPU."""
+    if isinstance(field, torch.nn.Module):
+        for t in field.parameters():
+            return t.device
+        for t in field.buffers():
+            return t.device
+    return torch.device("cpu")
+
+
+def _to_numpy(x, dtype=np.float32) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().to("cpu").numpy()
+    return np.asarray(x, dtype=dtype)
+
+
+# ------------------------------------------------------------------------------------------- validation
+
+
+def _check_finite(values: np.ndarray, points: np.ndarray, what: str) -> None:
+    """Raise :class:`FieldError` when ``values`` ((m,) or (m, 3)) holds NaN or Inf."""
+    ok = np.isfinite(values)
+    if ok.all():
+        return
+    bad_rows = ~ok if ok.ndim == 1 else ~ok.all(axis=1)
+    count = int(bad_rows.sum())
+    example = points[int(np.argmax(bad_rows))]
+    raise FieldError(
+        f"the field returned {count} non-finite {what} (NaN or Inf) in a batch of {len(points)} queries, "
+        f"e.g. at ({example[0]:.4f}, {example[1]:.4f}, {example[2]:.4f})", count, example.copy())
+
+
+def _check_shape(values: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """``values`` reshaped to ``shape`` ((m, 1) distances are accepted as (m,)), else FieldError."""
+    if values.size != int(np.prod(shape)):
+        raise FieldError(f"the field returned {what} of shape {values.shape} for {shape[0]} queries; "
+                         f"expected {shape}")
+    return values.reshape(shape)
+
+
+def _as_points(points) -> np.ndarray:
+    points = _to_numpy(points)
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise ValueError(f"query points must have shape (M, 3), got {points.shape}")
+    return np.ascontiguousarray(points)
+
+
+# ------------------------------------------------------------------------------------------- evaluation
+
+
+def _evaluate_batch(field, q: np.ndarray, grad: bool, device: torch.device
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
+    """One batch ``q`` (m, 3) float32 -> distances (m,) and gradients (m, 3) | None, unchecked."""
+    if hasattr(field, "query_np"):
+        out = field.query_np(q, grad=grad, labels=False)
+        return _to_numpy(out[0]), (_to_numpy(out[1]) if grad else None)
+    qt = torch.from_numpy(q).to(device)
+    if grad:
+        d, g = field.udf_and_grad(qt)
+        return _to_numpy(d), _to_numpy(g)
+    with torch.no_grad():
+        return _to_numpy(field.udf(qt)), None
+
+
+def evaluate(field, points, *, grad: bool, batch_size: int = DEFAULT_BATCH_SIZE,
+             counter: QueryCounter | None = None, device: torch.device | str | None = None
+             ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Distances (and gradients) of ``field`` at ``points``, ``batch_size`` points at a time.
+
+    Parameters
+    ----------
+    field: a :class:`~nir_core.field.Field`. With a ``query_np`` method (ground-truth fields) it is used
+        directly (analytic gradients); otherwise ``udf`` under ``torch.no_grad()`` when ``grad`` is False and
+        ``udf_and_grad`` when it is True.
+    points: (M, 3) query points, unit-cube coordinates (numpy array or tensor).
+    grad: also return the spatial gradients.
+    batch_size: points per field call; bounds peak memory.
+    counter: incremented by the number of queries made.
+    device: device torch queries are sent to; default: the field's parameters' device, else the CPU.
+
+    Returns
+    -------
+    d: (M,) float32 unsigned distances.
+    g: (M, 3) float32 gradients as the field returns them (unit length for ground-truth fields, raw for
+        networks), or None when ``grad`` is False.
+
+    Raises
+    ------
+    FieldError: the field returned NaN/Inf or arrays of the wrong shape.
+    """
+    points = _as_points(points)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    device = _field_device(field) if device is None else torch.device(device)
+    m = len(points)
+    d_out = np.empty(m, dtype=np.float32)
+    g_out = np.empty((m, 3), dtype=np.float32) if grad else None
+    for lo in range(0, m, batch_size):
+        q = points[lo:lo + batch_size]
+        d, g = _evaluate_batch(field, q, grad, device)
+        d = _check_shape(d, (len(q),), "distances")
+        _check_finite(d, q, "distances")
+        d_out[lo:lo + len(q)] = d
+        if grad:
+            g = _check_shape(g, (len(q), 3), "gradients")
+            _check_finite(g, q, "gradients")
+            g_out[lo:lo + len(q)] = g
+        if counter is not None:
+            counter.add(len(q), grad=grad)
+    return d_out, g_out
+
+
+# ------------------------------------------------------------------------------------------- dense grids
+
+
+def grid_axis(resolution: int, bounds: Bounds = (-0.5, 0.5)) -> np.ndarray:
+    """(R,) float64 sample positions along one axis: ``resolution`` points from ``lo`` to ``hi`` inclusive.
+
+    The voxel size is ``(hi - lo) / (resolution - 1)``; marching-cubes vertex ``i`` maps to ``lo + i * voxel``.
+    """
+    if resolution < 2:
+        raise ValueError(f"grid resolution must be >= 2, got {resolution}")
+    lo, hi = float(bounds[0]), float(bounds[1])
+    if not hi > lo:
+        raise ValueError(f"bounds must satisfy lo < hi, got {bounds}")
+    return np.linspace(lo, hi, int(resolution))
+
+
+def voxel_size(resolution: int, bounds: Bounds = (-0.5, 0.5)) -> float:
+    """Spacing of the grid of :func:`grid_axis`."""
+    return (float(bounds[1]) - float(bounds[0])) / (int(resolution) - 1)
+
+
+def grid_points(resolution: int, bounds: Bounds, start: int, stop: int) -> np.ndarray:
+    """(stop - start, 3) float32 coordinates of flat (C-order, x slowest) grid indices ``[start, stop)``."""
+    axis = grid_axis(resolution, bounds)
+    flat = np.arange(start, stop, dtype=np.int64)
+    i, rem = np.divmod(flat, resolution * resolution)
+    j, k = np.divmod(rem, resolution)
+    return np.stack([axis[i], axis[j], axis[k]], axis=1).astype(np.float32)
+
+
+def sample_grid(values_fn: Callable[[np.ndarray], np.ndarray], resolution: int, bounds: Bounds = (-0.5, 0.5),
+                *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+    """Values of ``values_fn`` on the dense ``resolution^3`` grid of :func:`grid_axis`.
+
+    Parameters
+    ----------
+    values_fn: ``(m, 3) float32 numpy -> (m,)`` values (numpy or tensor), called on batches of grid points.
+    resolution: samples per axis (R).
+    bounds: (lo, hi) of the cube, the same on every axis.
+    batch_size: grid points per call; coordinates are generated per batch, so memory is the (R, R, R)
+        float32 volume plus one batch.
+
+    Returns
+    -------
+    (R, R, R) float32 volume indexed ``[x, y, z]``.
+
+    Raises
+    ------
+    FieldError: ``values_fn`` returned NaN/Inf or the wrong number of values.
+    """
+    r = int(resolution)
+    total = r ** 3
+    out = np.empty(total, dtype=np.float32)
+    for lo in range(0, total, batch_size):
+        hi = min(lo + batch_size, total)
+        q = grid_points(r, bounds, lo, hi)
+        v = _check_shape(_to_numpy(values_fn(q)), (hi - lo,), "values")
+        _check_finite(v, q, "values")
+        out[lo:hi] = v
+    return out.reshape(r, r, r)
+
+
+def field_grid(field, resolution: int, bounds: Bounds = (-0.5, 0.5), *, batch_size: int = DEFAULT_BATCH_SIZE,
+               counter: QueryCounter | None = None) -> np.ndarray:
+    """(R, R, R) float32 unsigned distances of ``field`` on the dense grid (see :func:`sample_grid`)."""
+    return sample_grid(lambda q: evaluate(field, q, grad=False, batch_size=batch_size, counter=counter)[0],
+                       resolution, bounds, batch_size=batch_size)
