@@ -21,7 +21,7 @@ import trimesh
 
 from ..errors import FieldError
 from .grid import SQRT3_2, Grid, all_cells, narrow_band
-from .mc_table import CORNER_OFFSETS, EDGE_AXIS, EDGE_CORNERS, triangle_table
+from .mc_table import CORNER_OFFSETS, EDGE_AXIS, EDGE_CORNERS, FACES, triangle_table
 from .query import QueryCounter, evaluate
 
 
@@ -45,6 +45,8 @@ class UDFExtractConfig:
     """How far gradients may seem to converge along an edge and still count as crossing it. Ends that face each
     other across a surface almost parallel to the edge show tiny, noisy tangential components; a medial axis
     between two sheets shows clearly converging ones (close to -2 for sheets across the edge)."""
+    repair_iterations: int = 3
+    """Rounds of flipping edge decisions that contradict the faces around them (0 disables the repair)."""
     project: str = "closest"
     """Where vertices go on their edge: ``"none"`` (linear interpolation of the pseudo-signed distances),
     ``"closest"`` (blend of the two ends' closest surface points, no extra query), ``"query"`` (one more query per
@@ -65,6 +67,8 @@ class ExtractionStats:
     candidate_cells: int = 0
     surface_cells: int = 0
     """Cells with at least one crossed edge."""
+    repaired_edges: int = 0
+    """Edge decisions flipped by the repair."""
     inconsistent_cells: int = 0
     """Cells whose crossings admit no pseudo-sign assignment (left empty)."""
     vertices: int = 0
@@ -156,15 +160,16 @@ def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtract
     stats.seconds["corners"] = round(time.perf_counter() - clock, 4)
 
     clock = time.perf_counter()
-    lo_c, hi_c = corner_of[:, EDGE_CORNERS[:, 0]], corner_of[:, EDGE_CORNERS[:, 1]]  # (K, 12) each
-    g_lo = g[lo_c, EDGE_AXIS[None, :]]
-    g_hi = g[hi_c, EDGE_AXIS[None, :]]
-    # The two ends lie on opposite sides of the surface when their gradients face opposite ways; of those, a
-    # surface lies between them when the gradients diverge along the edge (converging ones straddle the medial
-    # axis between two sheets instead), and only if the distances leave room for it. Testing the gradient
-    # components alone is not enough: outside a convex patch two corners on the same side also fan apart.
-    facing = np.einsum("kec,kec->ke", g[lo_c], g[hi_c]) < 0
-    crossed = facing & (g_hi - g_lo > -cfg.converge_tolerance) & (d[lo_c] + d[hi_c] <= (1.0 + cfg.edge_slack) * h)
+    # Crossings are decided once per edge (cells sharing an edge then agree), and repaired where a single
+    # decision contradicts all the faces around it.
+    edge_ids, cell_edge = np.unique(corner_of[:, EDGE_CORNERS[:, 0]] * 3 + EDGE_AXIS[None, :], return_inverse=True)
+    cell_edge = cell_edge.reshape(-1, 12)
+    edge_low, edge_axis = edge_ids // 3, edge_ids % 3
+    edge_high = _corner_index(keys, grid, corner_ijk[edge_low] + np.eye(3, dtype=np.int64)[edge_axis])[0]
+    edge_crossed = _crossings(d, g, edge_low, edge_high, edge_axis, h, cfg)
+    if cfg.repair_iterations:
+        edge_crossed, stats.repaired_edges = _repair(edge_crossed, cell_edge, corner_of, cfg.repair_iterations)
+    crossed = edge_crossed[cell_edge]  # (K, 12)
 
     # Pseudo-signs: walk from corner 0 along x, then y, then z edges; then every edge must agree.
     sign = np.zeros((len(cells), 8), dtype=bool)
@@ -185,13 +190,11 @@ def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtract
     valid = tri_edges[:, :, 0] >= 0
     cell_of_tri = np.broadcast_to(active[:, None], valid.shape)[valid]
     local_edges = tri_edges[valid]  # (F, 3)
-    # An edge's global id: its low corner's id and its axis.
-    edge_ids = corner_of[cell_of_tri[:, None], EDGE_CORNERS[local_edges, 0]] * 3 + EDGE_AXIS[local_edges]
-    unique_edges, face_vertices = np.unique(edge_ids.reshape(-1), return_inverse=True)
+    # One vertex per crossed edge, shared by every cell around it: the mesh comes out welded.
+    used_edges, face_vertices = np.unique(cell_edge[cell_of_tri[:, None], local_edges].reshape(-1),
+                                          return_inverse=True)
     faces = face_vertices.reshape(-1, 3)
-    low, axis = unique_edges // 3, unique_edges % 3
-    high_ijk = corner_ijk[low] + np.eye(3, dtype=np.int64)[axis]
-    high = np.searchsorted(keys, grid.corner_keys(high_ijk))
+    low, high, axis = edge_low[used_edges], edge_high[used_edges], edge_axis[used_edges]
     t = d[low] / np.maximum(d[low] + d[high], 1e-12)
     vertices = grid.points(corner_ijk[low])
     vertices[np.arange(len(vertices)), axis] += np.clip(t, 0.0, 1.0) * h
@@ -222,6 +225,69 @@ def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtract
         warnings.warn(f"no surface found in the box [{cfg.bounds[0]}, {cfg.bounds[1]}]³ at resolution "
                       f"{cfg.resolution}: returning an empty mesh", stacklevel=2)
     return mesh, stats
+
+
+def _corner_index(keys: np.ndarray, grid: Grid, ijk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in the sorted corner ``keys`` of (M, 3) corners, and whether each is there at all."""
+    n = grid.resolution + 1
+    inside = ((ijk >= 0) & (ijk < n)).all(axis=1)
+    query = grid.corner_keys(np.clip(ijk, 0, n - 1))
+    slot = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+    return slot, inside & (keys[slot] == query)
+
+
+def _crossings(d: np.ndarray, g: np.ndarray, low: np.ndarray, high: np.ndarray, axis: np.ndarray, h: float,
+               cfg: UDFExtractConfig) -> np.ndarray:
+    """(E,) whether the surface crosses each edge ``low -> high`` (along ``axis``, length ``h``).
+
+    The two ends lie on opposite sides of the surface when their (unit) gradients face opposite ways; of those,
+    a surface lies between them when the gradients diverge along the edge (converging ones straddle the medial
+    axis between two sheets instead), and only if the distances leave room for it. The gradient components along
+    the edge alone are not enough: outside a convex patch, two corners on the same side also fan apart.
+    """
+    facing = np.einsum("ec,ec->e", g[low], g[high]) < 0
+    diverging = g[high, axis] - g[low, axis] > -cfg.converge_tolerance
+    return facing & diverging & (d[low] + d[high] <= (1.0 + cfg.edge_slack) * h)
+
+
+_FACE_EDGES = np.array([edges for _, _, _, edges in FACES], dtype=np.int64)  # (6, 4) local edges of each face
+_FACE_LOW_CORNER = np.array([min(corners) for _, _, corners, _ in FACES], dtype=np.int64)
+_FACE_NORMAL = np.array([axis for axis, _, _, _ in FACES], dtype=np.int64)
+
+
+def _odd_faces(crossed_local: np.ndarray) -> np.ndarray:
+    """(K, 12) crossed edges per cell -> (K, 6) faces cut an odd number of times."""
+    return crossed_local[:, _FACE_EDGES].sum(axis=2) % 2 == 1
+
+
+def _repair(edge_crossed: np.ndarray, cell_edge: np.ndarray, corner_of: np.ndarray,
+            iterations: int) -> tuple[np.ndarray, int]:
+    """Flips edge decisions that contradict at least 3 of the 4 faces around them.
+
+    A face crossed by a surface without a border is cut an even number of times. One wrong decision makes all
+    four faces around its edge odd, while the surface's real border leaves about two odd faces per edge along
+    it; so an edge with three or four odd faces around it is flipped. Only faces of cells that have an odd face
+    are visited: the work grows with the number of defects, not with the band.
+
+    Returns the repaired (E,) decisions and how many edges changed.
+    """
+    edge_crossed = edge_crossed.copy()
+    changed = np.zeros(len(edge_crossed), dtype=bool)
+    for _ in range(iterations):
+        odd = _odd_faces(edge_crossed[cell_edge])
+        cell, face = np.nonzero(odd)
+        if not len(cell):
+            break
+        face_id = corner_of[cell, _FACE_LOW_CORNER[face]] * 3 + _FACE_NORMAL[face]  # same id from both cells
+        edges = cell_edge[cell[:, None], _FACE_EDGES[face]]  # (P, 4)
+        pairs = np.unique(np.stack([edges.reshape(-1), np.repeat(face_id, 4)], axis=1), axis=0)
+        edge, odd_count = np.unique(pairs[:, 0], return_counts=True)
+        flip = edge[odd_count >= 3]
+        if not len(flip):
+            break
+        edge_crossed[flip] ^= True
+        changed[flip] ^= True
+    return edge_crossed, int(changed.sum())
 
 
 def _decode(keys: np.ndarray, n: int) -> np.ndarray:
