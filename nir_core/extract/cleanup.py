@@ -137,3 +137,40 @@ def vertex_normals(mesh: trimesh.Trimesh) -> np.ndarray:
                        axis=1)
     norm = np.linalg.norm(normals, axis=1, keepdims=True)
     return np.divide(normals, norm, out=np.zeros_like(normals), where=norm > 0).astype(np.float32)
+
+
+def smooth_boundary(mesh: trimesh.Trimesh, iterations: int = 4, *, lam: float = 0.5, mu: float = -0.53
+                    ) -> tuple[trimesh.Trimesh, np.ndarray]:
+    """A copy of ``mesh`` whose open borders are smoothed along themselves (Taubin λ/μ, no shrinking).
+
+    A grid extractor ends an open surface on cell faces, so its border is a staircase whose length exceeds the
+    true border's by up to √2; moving each border vertex towards the mean of its two border neighbours straightens
+    it. Vertices where borders meet (not exactly two border neighbours) stay put. Interior vertices never move.
+
+    Returns
+    -------
+    mesh: the smoothed copy.
+    moved: (M,) int64 indices of the vertices that moved (callers may project them back onto the surface).
+    """
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    out = mesh.copy()
+    if len(faces) == 0 or iterations <= 0:
+        return out, np.zeros(0, dtype=np.int64)
+    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    border = unique[counts == 1]
+    if len(border) == 0:
+        return out, np.zeros(0, dtype=np.int64)
+    n = len(mesh.vertices)
+    degree = np.bincount(border.reshape(-1), minlength=n)
+    movable = degree == 2
+    ends = border[movable[border[:, 0]] | movable[border[:, 1]]]
+    vertices = np.asarray(mesh.vertices, dtype=np.float64).copy()
+    for step in [lam, mu] * iterations:
+        total = np.zeros_like(vertices)
+        np.add.at(total, ends[:, 0], vertices[ends[:, 1]])
+        np.add.at(total, ends[:, 1], vertices[ends[:, 0]])
+        target = total[movable] / 2.0
+        vertices[movable] += step * (target - vertices[movable])
+    out.vertices = vertices
+    return out, np.nonzero(movable)[0]

@@ -20,6 +20,7 @@ import numpy as np
 import trimesh
 
 from ..errors import FieldError
+from .cleanup import smooth_boundary
 from .grid import SQRT3_2, Grid, all_cells, narrow_band
 from .mc_table import CORNER_OFFSETS, EDGE_AXIS, EDGE_CORNERS, FACES, triangle_table
 from .query import QueryCounter, evaluate
@@ -45,6 +46,9 @@ class UDFExtractConfig:
     """How far gradients may seem to converge along an edge and still count as crossing it. Ends that face each
     other across a surface almost parallel to the edge show tiny, noisy tangential components; a medial axis
     between two sheets shows clearly converging ones (close to -2 for sheets across the edge)."""
+    smooth_border: int = 4
+    """Rounds of straightening open borders (staircases along cell faces), then projecting them back onto the
+    surface; 0 keeps the raw border."""
     repair_iterations: int = 3
     """Rounds of flipping edge decisions that contradict the faces around them (0 disables the repair)."""
     project: str = "closest"
@@ -218,6 +222,17 @@ def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtract
 
     faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
     mesh = trimesh.Trimesh(vertices.astype(np.float32), faces, process=False)
+    if cfg.smooth_border and len(faces):
+        clock = time.perf_counter()
+        mesh, moved = smooth_boundary(mesh, cfg.smooth_border)
+        if len(moved):  # back onto the surface: the straightened border cuts corners of the true one
+            dv, gv = evaluate(field_, np.asarray(mesh.vertices[moved], np.float32), grad=True,
+                              batch_size=cfg.batch_size, counter=counter)
+            direction = gv / np.maximum(np.linalg.norm(gv, axis=1, keepdims=True), 1e-12)
+            v = np.asarray(mesh.vertices, np.float64).copy()
+            v[moved] -= np.clip(dv - cfg.offset, 0.0, h)[:, None] * direction
+            mesh.vertices = v
+        stats.seconds["border"] = round(time.perf_counter() - clock, 4)
     stats.queries = counter.queries
     stats.dense_fraction = counter.fraction_of_grid(cfg.resolution)
     stats.vertices, stats.faces = int(len(mesh.vertices)), int(len(mesh.faces))
