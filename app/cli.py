@@ -163,6 +163,8 @@ def extract(
     rep["input"], rep["output"] = str(input_path), str(output)
     if report is not None:
         atomic_write_json(report, rep)
+    for note in rep["notes"]:
+        err.print(f"[yellow]note:[/] {note}", highlight=False)
     stats = rep["mesh_unit_cube"]
     out.print(f"wrote {output}: {stats['faces']:,} faces, {stats['components']} piece(s), "
               f"{stats['boundary_loops']} boundary loop(s), {sum(rep['timings_s'].values()):.1f} s")

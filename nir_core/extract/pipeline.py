@@ -82,7 +82,12 @@ def extract_scan(scan: Scan, job: ExtractJob | None = None) -> tuple[trimesh.Tri
         mesh = orient_components(mesh)
     timings["cleanup"] = time.perf_counter() - start
 
-    report = {"job": asdict(job), "field": type(field).__name__, "extraction": extra,
+    notes = []
+    if not unit.has_faces:
+        notes.append("the input has no faces: its distance field is that of the points themselves, which is zero "
+                     "only at the points, so the extracted surface breaks up where points are sparser than "
+                     "the grid; a trained encoder gives a field with a sheet between the points")
+    report = {"job": asdict(job), "field": type(field).__name__, "extraction": extra, "notes": notes,
               "mesh_unit_cube": mesh_stats(mesh), "normalisation": unit.normalisation.to_json(),
               "timings_s": {k: round(v, 4) for k, v in timings.items()}}
     back = mesh.copy()
