@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import trimesh
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from ..errors import FieldError
 from .cleanup import smooth_boundary
@@ -50,6 +52,8 @@ class UDFExtractConfig:
     """How far gradients may seem to converge along an edge and still count as crossing it. Ends that face each
     other across a surface almost parallel to the edge show tiny, noisy tangential components; a medial axis
     between two sheets shows clearly converging ones (close to -2 for sheets across the edge)."""
+    cluster_cells: int = 24
+    """Largest cluster of inconsistent cells resolved by trying every assignment of its own edges (0: off)."""
     smooth_border: int = 4
     """Rounds of straightening open borders (staircases along cell faces), then projecting them back onto the
     surface; 0 keeps the raw border."""
@@ -77,6 +81,8 @@ class ExtractionStats:
     """Cells with at least one crossed edge."""
     repaired_edges: int = 0
     """Edge decisions flipped by the repair."""
+    cluster_edges: int = 0
+    """Edge decisions changed while resolving small clusters of inconsistent cells."""
     inconsistent_cells: int = 0
     """Cells whose crossings admit no pseudo-sign assignment (left empty)."""
     vertices: int = 0
@@ -177,6 +183,8 @@ def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtract
     edge_crossed = _crossings(d, g, edge_low, edge_high, edge_axis, h, cfg)
     if cfg.repair_iterations:
         edge_crossed, stats.repaired_edges = _repair(edge_crossed, cell_edge, corner_of, cfg.repair_iterations)
+    if cfg.cluster_cells:
+        edge_crossed, stats.cluster_edges = _fix_small_clusters(edge_crossed, cell_edge, corner_of, cfg.cluster_cells)
     crossed = edge_crossed[cell_edge]  # (K, 12)
 
     # Pseudo-signs: walk from corner 0 along x, then y, then z edges; then every edge must agree.
@@ -307,6 +315,54 @@ def _repair(edge_crossed: np.ndarray, cell_edge: np.ndarray, corner_of: np.ndarr
         edge_crossed[flip] ^= True
         changed[flip] ^= True
     return edge_crossed, int(changed.sum())
+
+
+def _fix_small_clusters(edge_crossed: np.ndarray, cell_edge: np.ndarray, corner_of: np.ndarray,
+                        max_cells: int, max_free: int = 8) -> tuple[np.ndarray, int]:
+    """Resolves small clusters of inconsistent cells by the fewest changes among their own edges.
+
+    Inconsistent cells come in clusters joined by odd faces. An edge is *free* for a cluster when every cell
+    around it belongs to the cluster, so changing it cannot break a consistent cell. For each cluster of at most
+    ``max_cells`` cells with at most ``max_free`` free edges, every assignment of the free edges is tried at once
+    and the one that makes all the cluster's cells consistent with the fewest changes is kept. Clusters along a
+    real border are long and have no such assignment; they are left as they are. The loop runs over clusters
+    (a few dozen), each step vectorised over assignments.
+    """
+    odd = _odd_faces(edge_crossed[cell_edge])
+    cell, face = np.nonzero(odd)
+    if not len(cell):
+        return edge_crossed, 0
+    face_id = np.unique(corner_of[cell, _FACE_LOW_CORNER[face]] * 3 + _FACE_NORMAL[face], return_inverse=True)[1]
+    n = len(cell_edge)
+    graph = coo_matrix((np.ones(len(cell)), (cell, n + face_id)), shape=(n + face_id.max() + 1,) * 2)
+    _, label = connected_components(graph, directed=False)
+    bad = np.unique(cell)
+    cells_around = np.bincount(cell_edge.reshape(-1), minlength=len(edge_crossed))
+    edge_crossed = edge_crossed.copy()
+    changed = 0
+    order = np.argsort(label[bad], kind="stable")
+    groups = np.split(bad[order], np.nonzero(np.diff(label[bad][order]))[0] + 1)
+    for members in groups:
+        if len(members) > max_cells:
+            continue
+        local = cell_edge[members]  # (c, 12) edge ids
+        edges, uses = np.unique(local, return_counts=True)
+        free = edges[uses == cells_around[edges]]
+        if not 0 < len(free) <= max_free:
+            continue
+        values = ((np.arange(2 ** len(free))[:, None] >> np.arange(len(free))[None, :]) & 1).astype(bool)
+        position = np.searchsorted(free, local)
+        is_free = free[np.minimum(position, len(free) - 1)] == local
+        trial = np.broadcast_to(edge_crossed[local], (len(values),) + local.shape).copy()  # (A, c, 12)
+        trial[:, is_free] = values[:, position[is_free]]
+        ok = ~_odd_faces(trial.reshape(-1, 12)).reshape(len(values), -1).any(axis=1)
+        if not ok.any():
+            continue
+        cost = (values != edge_crossed[free][None, :]).sum(axis=1) + np.where(ok, 0, 10**6)
+        best = values[np.argmin(cost)]
+        changed += int((best != edge_crossed[free]).sum())
+        edge_crossed[free] = best
+    return edge_crossed, changed
 
 
 def _decode(keys: np.ndarray, n: int) -> np.ndarray:
