@@ -234,6 +234,21 @@ def grid_points(resolution: int, bounds: Bounds, start: int, stop: int) -> np.nd
     return np.stack([axis[i], axis[j], axis[k]], axis=1).astype(np.float32)
 
 
+def evaluate_values(values_fn: Callable[[np.ndarray], np.ndarray], points: np.ndarray, *,
+                    batch_size: int = DEFAULT_BATCH_SIZE, counter: QueryCounter | None = None) -> np.ndarray:
+    """(M,) float32 values of a plain ``values_fn`` (signed distance, occupancy) at (M, 3) ``points``, in batches,
+    checked for shape and NaN/Inf like :func:`evaluate`."""
+    out = np.empty(len(points), dtype=np.float32)
+    for lo in range(0, len(points), batch_size):
+        q = points[lo:lo + batch_size]
+        v = _check_shape(_to_numpy(values_fn(q)), (len(q),), "values")
+        _check_finite(v, q, "values")
+        out[lo:lo + len(q)] = v
+        if counter is not None:
+            counter.add(len(q), grad=False)
+    return out
+
+
 def sample_grid(values_fn: Callable[[np.ndarray], np.ndarray], resolution: int, bounds: Bounds = (-0.5, 0.5),
                 *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
     """Values of ``values_fn`` on the dense ``resolution^3`` grid of :func:`grid_axis`.

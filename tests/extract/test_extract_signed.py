@@ -38,3 +38,19 @@ def test_level_offsets_the_surface():
 def test_nan_values_raise():
     with pytest.raises(FieldError):
         signed_marching_cubes(lambda q: np.where(q[:, 0] > 0.4, np.nan, sdf(q)), 16)
+
+
+def test_coarse_to_fine_matches_the_dense_grid_with_fewer_queries():
+    from nir_core.extract.query import QueryCounter
+
+    def torus(q):
+        ring = np.sqrt(q[:, 0] ** 2 + q[:, 1] ** 2) - 0.25
+        return np.sqrt(ring ** 2 + q[:, 2] ** 2) - 0.08
+
+    counter = QueryCounter()
+    sparse = signed_marching_cubes(torus, 129, counter=counter)
+    dense = signed_marching_cubes(torus, 129, coarse_resolution=None)
+    assert len(sparse.faces) == len(dense.faces)
+    np.testing.assert_allclose(np.sort(sparse.vertices, axis=0), np.sort(dense.vertices, axis=0), atol=1e-6)
+    assert counter.queries < 0.25 * 129 ** 3
+    assert sparse.is_watertight
