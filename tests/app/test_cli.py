@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import REPO, shared_file
 
 from app.cli import main
-from conftest import REPO, shared_file
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

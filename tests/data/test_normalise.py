@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import shared_file
+
 from nir_core.data.io import load
 from nir_core.data.normalise import Normalisation
 

@@ -5,9 +5,9 @@ import json
 
 import numpy as np
 import pytest
+from conftest import shared_file
 
 from app.cli import main
-from conftest import shared_file
 from nir_core.data.io import load
 from nir_core.extract.pipeline import ExtractJob, extract_scan
 
