@@ -97,6 +97,8 @@ def refresh_results_md() -> Path:
              "Each section names the command that produced it, the commit and the machine.", ""]
     for path in sorted(RESULTS_DIR.glob("*.json")):
         rec = json.loads(path.read_text())
+        if "title" not in rec:  # a benchmark's resume checkpoint, not a result
+            continue
         m = rec.get("machine", {})
         parts += [f"## {rec['title']}", "", rec["description"], "",
                   f"Command: `{rec['command']}` — commit `{rec['git_commit'][:12]}`, {rec['date']}, "
