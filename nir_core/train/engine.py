@@ -1,0 +1,212 @@
+"""The training engine: one loop for every task and architecture, on one CPU or many GPUs.
+
+``train(cfg)``: build the model (or load ``cfg.init_from``), wrap the task in DistributedDataParallel when
+launched by ``torchrun`` (gloo on CPU, nccl on GPU), stream scenes sharded by rank, step Adam, show progress,
+validate, checkpoint atomically on rank 0 and resume from the last checkpoint. Batches and samples are seeded
+by step, so a resumed run continues exactly where the interrupted one stopped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from ..atomic import atomic_write_json
+from ..bundle import BundleError, ModelBundle
+from ..data.labels import SCANNET20
+from ..models.registry import build_model, from_bundle, to_bundle
+from .config import TrainConfig
+from .data import FileSource, SyntheticRoomSource, UDFSceneDataset
+from .tasks import TASKS, Task
+
+CHECKPOINT = "checkpoint"
+BUNDLE = "bundle"
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _setup_distributed() -> Distributed:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if dist.is_initialized():
+        return Distributed(dist.get_rank(), dist.get_world_size())
+    return Distributed()
+
+
+def _sources(cfg: TrainConfig):
+    d = cfg.data
+    if d.source == "synthetic":
+        train = SyntheticRoomSource(d.count, d.seed)
+    elif d.source == "files":
+        train = FileSource([Path(p) for p in d.paths], label_set=SCANNET20 if TASKS[cfg.task].spec.needs_labels
+                           else None)
+    else:
+        raise ValueError(f"unknown data source {d.source!r}; use 'synthetic' or 'files'")
+    val = FileSource([Path(p) for p in d.val_paths]) if d.val_paths else SyntheticRoomSource(d.val_count, d.val_seed)
+    return train, val
+
+
+def _collate(examples: list[dict]) -> dict:
+    return {k: torch.stack([e[k] for e in examples]) for k in ("points", "queries", "udf", "labels")}
+
+
+def _model(cfg: TrainConfig):
+    if cfg.init_from:
+        bundle = ModelBundle.load(cfg.init_from)
+        if bundle.architecture != cfg.architecture:
+            raise BundleError(cfg.init_from, f"holds a {bundle.architecture!r} model; this run trains "
+                                             f"{cfg.architecture!r}")
+        model = from_bundle(bundle, source=cfg.init_from)
+        return model.train(), bundle.model_config
+    if cfg.task == "frozen":
+        raise ValueError("task 'frozen' needs init_from: the geometry bundle whose encoder it keeps")
+    model = build_model(cfg.architecture, cfg.model)
+    return model, cfg.model or getattr(model, "config_json", lambda: {})()
+
+
+def _save_checkpoint(out: Path, task: Task, model_config: dict, cfg: TrainConfig, optimizer, step: int,
+                     history: list[dict]) -> None:
+    path = out / CHECKPOINT
+    extra_state = {k: v for k, v in task.state_dict().items() if not k.startswith("model.")}
+    bundle = to_bundle(task.model, cfg.architecture, model_config, training={"config": cfg.to_json()},
+                       extra={"step": step, "history": history[-50:]})
+    bundle.save(path)
+    # Optimiser and task tensors beside the weights; written after the bundle, read only with it.
+    tensors = {f"task.{k}": v for k, v in extra_state.items()}
+    names = {id(p): n for n, p in task.named_parameters()}
+    for p, state in optimizer.state.items():
+        for key, value in state.items():
+            tensors[f"opt.{names[id(p)]}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    tmp = path / ".train_state.safetensors.tmp"
+    save_file(tensors, str(tmp))
+    os.replace(tmp, path / "train_state.safetensors")
+
+
+def _load_checkpoint(out: Path, task: Task, optimizer) -> tuple[int, list[dict]]:
+    path = out / CHECKPOINT
+    bundle = ModelBundle.load(path)
+    task.model.load_state_dict(bundle.state)
+    tensors = load_file(str(path / "train_state.safetensors"))
+    task.load_state_dict({**{f"model.{k}": v for k, v in bundle.state.items()},
+                          **{k[5:]: v for k, v in tensors.items() if k.startswith("task.")}})
+    params = dict(task.named_parameters())
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            name, slot = key[4:].rsplit(".", 1)
+            optimizer.state[params[name]][slot] = value
+    return int(bundle.extra["step"]), list(bundle.extra.get("history", []))
+
+
+def _checksum(module: torch.nn.Module) -> str:
+    h = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+@torch.no_grad()
+def validate(task: Task, data: UDFSceneDataset) -> dict:
+    """Mean clamped-L1 UDF error, and query accuracy / mIoU when the model labels, over the validation scenes."""
+    from ..metrics import mean_iou
+    from .tasks import clamped_l1
+
+    was_training = task.training
+    task.eval()
+    l1, preds, gts = [], [], []
+    for i in range(len(data)):
+        batch = _collate([data[i]])
+        enc = task.model.encode(batch["points"])
+        l1.append(float(clamped_l1(task.model.udf(enc, batch["queries"]), batch["udf"])))
+        if task.model.num_classes > 0:
+            near = batch["udf"][0] < 0.02
+            preds.append(task.model.semantics(enc, batch["queries"][:, near])[0].argmax(-1).numpy())
+            gts.append(batch["labels"][0, near].numpy())
+    task.train(was_training)
+    out = {"val_udf_l1": float(np.mean(l1))}
+    if preds:
+        p, g = np.concatenate(preds), np.concatenate(gts)
+        out["val_miou_near"] = float(mean_iou(p, g, task.model.num_classes)["miou"])
+    return out
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> Path:
+    """Runs (or resumes) a training run; returns the final bundle's folder (``cfg.out/bundle``)."""
+    if cfg.task not in TASKS:
+        raise ValueError(f"unknown task {cfg.task!r}; known: {', '.join(sorted(TASKS))}")
+    env = _setup_distributed()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = cfg.out_dir
+    torch.manual_seed(cfg.seed)
+    model, model_config = _model(cfg)
+    task = TASKS[cfg.task](model)
+    optimizer = torch.optim.Adam(task.trainable_parameters(), lr=cfg.lr)
+    step, history = 0, []
+    if cfg.resume and (out / CHECKPOINT / "train_state.safetensors").exists():
+        step, history = _load_checkpoint(out, task, optimizer)
+    wrapped = DistributedDataParallel(task, find_unused_parameters=True) if env.world > 1 else task
+    train_source, val_source = _sources(cfg)
+    data = UDFSceneDataset(train_source, cfg.data.sampling, seed=cfg.seed)
+    val = UDFSceneDataset(val_source, cfg.data.sampling, seed=cfg.seed + 1)
+    shard = np.arange(env.rank, len(data), env.world)
+    if env.main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out / "config.json", cfg.to_json())
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.task}", unit="step", disable=not (progress and env.main))
+    started = time.time()
+    task.train()
+    while step < cfg.steps:
+        rng = np.random.default_rng([cfg.seed, step])
+        data.set_epoch(step)
+        batch = _collate([data[int(i)] for i in rng.choice(shard, size=cfg.batch_size, replace=len(shard) < cfg.batch_size)])
+        loss, logs = wrapped(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        record = {"step": step, "loss": float(loss), **{k: float(v) for k, v in logs.items()}}
+        bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k != "step"})
+        bar.update(1)
+        if cfg.val_every and step % cfg.val_every == 0 and env.main:
+            record.update(validate(task, val))
+        history.append(record)
+        if env.main:
+            with open(out / "log.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                _save_checkpoint(out, task, model_config, cfg, optimizer, step, history)
+    bar.close()
+    final = validate(task, val) if env.main else {}
+    if env.main:
+        bundle = to_bundle(task.model, cfg.architecture, model_config,
+                           label_set=SCANNET20.to_json() if task.model.num_classes else None,
+                           training={"config": cfg.to_json(), "steps": step, "seconds_this_process":
+                                     round(time.time() - started, 1), "final": final, "world_size": env.world})
+        bundle.save(out / BUNDLE)
+    summary = {"rank": env.rank, "world": env.world, "step": step, "checksum": _checksum(task.model), **final}
+    if out.exists():
+        atomic_write_json(out / f"rank{env.rank}.json", summary)
+    if env.world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return out / BUNDLE

@@ -1,0 +1,129 @@
+"""Training tasks: which parts of a model train, on which loss. The engine is the same for all of them.
+
+- ``geometry``: encoder + UDF head on the clamped L1 UDF loss (no labels needed).
+- ``joint``: encoder + UDF head + semantic head; UDF and cross-entropy losses balanced by learned
+  uncertainty weights (Kendall et al.), the RangeUDF baseline of thesis ch. 6.
+- ``frozen``: only the semantic head trains, on the encodings of a frozen geometry model.
+- ``unfrozen``: encoder + semantic head on cross-entropy only (no geometry loss).
+
+A task is a small ``nn.Module`` whose ``forward(batch)`` returns the loss, so DistributedDataParallel wraps it
+as it is; new tasks (the contextualiser's) register here without touching the engine.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data.labels import IGNORE_LABEL
+from ..models.base import ImplicitModel
+
+UDF_CLAMP = 0.1
+"""Distances above this are not penalised (NDF / Chibane et al.), unit-cube units."""
+
+
+def clamped_l1(pred: Tensor, target: Tensor, clamp: float = UDF_CLAMP) -> Tensor:
+    """Mean |min(pred, c) - min(target, c)| (NDF's loss)."""
+    return (pred.clamp(max=clamp) - target.clamp(max=clamp)).abs().mean()
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task's name, the model parts it trains and whether it needs labels."""
+
+    name: str
+    trains: tuple[str, ...]
+    needs_labels: bool
+
+
+class Task(nn.Module):
+    """Base: holds the model, freezes what the task does not train, computes the loss of a batch."""
+
+    spec: TaskSpec
+
+    def __init__(self, model: ImplicitModel):
+        super().__init__()
+        self.model = model
+        if self.spec.needs_labels and model.num_classes <= 0:
+            raise ValueError(f"task {self.spec.name!r} needs a model with a semantic head")
+        trained = {id(p) for p in model.part_parameters(self.spec.trains)}
+        for p in model.parameters():
+            p.requires_grad_(id(p) in trained)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for name, part in self.model.parts.items():  # frozen parts stay in eval mode (batch-norm statistics)
+            if name not in self.spec.trains:
+                part.eval()
+        return self
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def forward(self, batch: dict) -> tuple[Tensor, dict]:
+        raise NotImplementedError
+
+
+def _semantic_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    if (labels != IGNORE_LABEL).any():
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_LABEL)
+    return logits.sum() * 0.0  # a batch without labelled queries still has a graph
+
+
+class GeometryTask(Task):
+    spec = TaskSpec("geometry", ("encoder", "udf"), needs_labels=False)
+
+    def forward(self, batch):
+        enc = self.model.encode(batch["points"])
+        loss = clamped_l1(self.model.udf(enc, batch["queries"]), batch["udf"])
+        return loss, {"udf_l1": loss.detach()}
+
+
+class JointTask(Task):
+    spec = TaskSpec("joint", ("encoder", "udf", "semantic"), needs_labels=True)
+
+    def __init__(self, model):
+        super().__init__(model)
+        # s = log sigma^2 per task; L = sum exp(-s) L_i + s (Kendall et al. 2018, as in RangeUDF).
+        self.log_vars = nn.Parameter(torch.zeros(2))
+
+    def forward(self, batch):
+        enc = self.model.encode(batch["points"])
+        udf = clamped_l1(self.model.udf(enc, batch["queries"]), batch["udf"])
+        sem = _semantic_loss(self.model.semantics(enc, batch["queries"]), batch["labels"])
+        loss = torch.exp(-self.log_vars[0]) * udf + torch.exp(-self.log_vars[1]) * sem + self.log_vars.sum()
+        return loss, {"udf_l1": udf.detach(), "ce": sem.detach()}
+
+
+class FrozenTask(Task):
+    spec = TaskSpec("frozen", ("semantic",), needs_labels=True)
+
+    def forward(self, batch):
+        with torch.no_grad():
+            enc = self.model.encode(batch["points"])
+        sem = _semantic_loss(self.model.semantics(enc, batch["queries"]), batch["labels"])
+        return sem, {"ce": sem.detach()}
+
+
+class UnfrozenTask(Task):
+    spec = TaskSpec("unfrozen", ("encoder", "semantic"), needs_labels=True)
+
+    def forward(self, batch):
+        enc = self.model.encode(batch["points"])
+        sem = _semantic_loss(self.model.semantics(enc, batch["queries"]), batch["labels"])
+        return sem, {"ce": sem.detach()}
+
+
+TASKS: dict[str, Callable[[ImplicitModel], Task]] = {
+    t.spec.name: t for t in (GeometryTask, JointTask, FrozenTask, UnfrozenTask)
+}
+"""Registered tasks by name; later modules add theirs with :func:`register_task`."""
+
+
+def register_task(task_cls: type[Task]) -> type[Task]:
+    """Class decorator: makes a task available to the engine and the CLI by its spec's name."""
+    TASKS[task_cls.spec.name] = task_cls
+    return task_cls
