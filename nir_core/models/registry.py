@@ -10,7 +10,9 @@ from .base import ImplicitModel
 
 # name -> "module:function" returning a model from a config dict; imported lazily so a bundle of one
 # architecture does not import every other.
-_BUILDERS: dict[str, str] = {}
+_BUILDERS: dict[str, str] = {
+    "point_udf": "nir_core.models.point_udf:build",
+}
 
 
 def register(name: str, target: str) -> None:

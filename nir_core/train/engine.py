@@ -117,8 +117,9 @@ def _load_checkpoint(out: Path, task: Task, optimizer) -> tuple[int, list[dict]]
 
 
 def _checksum(module: torch.nn.Module) -> str:
+    """Digest of the parameters (not the buffers: batch-norm statistics are per process under DDP)."""
     h = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
+    for name, tensor in sorted(module.named_parameters()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().numpy().tobytes())
     return h.hexdigest()[:16]
@@ -184,7 +185,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         loss.backward()
         optimizer.step()
         step += 1
-        record = {"step": step, "loss": float(loss), **{k: float(v) for k, v in logs.items()}}
+        record = {"step": step, "loss": float(loss.detach()), **{k: float(v) for k, v in logs.items()}}
         bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k != "step"})
         bar.update(1)
         if cfg.val_every and step % cfg.val_every == 0 and env.main:

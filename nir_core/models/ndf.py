@@ -1,0 +1,440 @@
+"""Neural Unsigned Distance Fields (NDF, Chibane et al., NeurIPS 2020): a voxel-CNN encoder and a UDF decoder.
+
+The encoder of the thesis' implicit-representation experiments (ch. 3 §3.3.3, Table 3.5), following the
+released IF-Net / NDF code::
+
+    points (B, N, 3) --voxelize--> occupancy (B, 1, R, R, R)                               grid 0, R^3
+    conv_in 1 -> 16, ReLU, BN                                                              grid 1, R^3
+    maxpool; conv_0 16 -> 32, ReLU; conv_0_1 32 -> 32, ReLU; BN                            grid 2, (R/2)^3
+    maxpool; conv_1 32 -> 64 ...; conv_1_1 ...                                             grid 3, (R/4)^3
+    ... conv_2 / conv_2_1 (128), conv_3 / conv_3_1 (128), conv_4 / conv_4_1 (128)         grids 4-6
+
+11 convolutions in the paper configuration, the layers whose bit-widths Table 3.5 sets (its "# Bits" column
+sums 11 values per configuration, and 2.64 M float32 conv parameters are its 84.5 Mb). At every query the
+decoder samples every grid trilinearly at the point and at ``±displacement`` along each axis (7 points),
+concatenates those features with the query's coordinates and maps them through a point-wise MLP with a final
+ReLU, so the distance is never negative.
+
+Coordinates
+-----------
+Points live in the unit cube ``[-0.5, 0.5]^3``. Grids are indexed ``[b, c, x, y, z]`` (D = x, H = y, W = z,
+as every volume of the project); :func:`F.grid_sample` reads its last coordinate axis as (W, H, D), so queries
+are flipped to (z, y, x) and scaled by 2 before sampling (:func:`to_grid_coords`). Voxel ``i`` is the cell
+``[-0.5 + i / R, -0.5 + (i + 1) / R)``, and sampling uses ``align_corners=False``, which places grid values at
+cell centres: a max-pooled grid's cells are unions of 2^3 finer cells with the same bounds, so every scale
+stays aligned with the cube without per-scale offsets.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..extract.query import autograd_udf_and_grad
+
+DEFAULT_QUERY_CHUNK = 16_384
+"""Queries decoded at once. The concatenated multi-scale features are ``(chunk, feature_size)`` floats: 16k
+queries keep the paper decoder's 3482 features per query to about 230 MB."""
+
+NDF_DISPLACEMENT = 0.0361
+"""NDF's neighbourhood offset, 0.0722 in ``grid_sample``'s [-1, 1] coordinates, in unit-cube units."""
+
+
+@dataclass
+class NDFConfig:
+    """Architecture of :class:`NDFModel`. The defaults are :meth:`cpu_small`."""
+
+    resolution: int = 64
+    """Voxels per axis of the input occupancy grid (the paper uses 256); a multiple of ``2 ** len(channels)``
+    so that every max-pooling halves it exactly, and at least twice that (64 for five scales)."""
+    in_channels: int = 1
+    """Channels of the input grid: 1 for the occupancy of :func:`voxelize`."""
+    stem_channels: int = 16
+    """Output channels of the first convolution (``conv_in``), applied at full resolution."""
+    channels: tuple[int, ...] = (16, 32, 32, 64, 64)
+    """Output channels of each further scale, finest first; each scale starts with a 2x max-pooling."""
+    convs_per_scale: int = 2
+    """3x3x3 convolutions per scale after the stem (``conv_k`` and ``conv_k_1`` in the reference)."""
+    batch_norm: bool = True
+    """Batch-normalise the output of the stem and of every scale (after its last ReLU), as the reference."""
+    displacement: float = NDF_DISPLACEMENT
+    """Offset (unit-cube units) of the 6 neighbours sampled around each query, ``±d`` along each axis; 0 samples
+    the query point alone."""
+    hidden: tuple[int, ...] = (128, 128, 128)
+    """Widths of the decoder's hidden layers (the reference uses 512, 256, 256)."""
+    append_coords: bool = True
+    """Give the decoder the query's coordinates alongside its sampled features, as the reference does."""
+    padding_mode: str = "border"
+    """``grid_sample`` padding for samples outside the cube: "border" repeats the outer voxels (reference),
+    "zeros" reads zeros."""
+
+    def __post_init__(self):
+        self.channels = tuple(int(c) for c in self.channels)
+        self.hidden = tuple(int(h) for h in self.hidden)
+        if not self.channels or min(self.channels) < 1:
+            raise ValueError(f"channels must be a non-empty tuple of positive widths, got {self.channels}")
+        if min(self.in_channels, self.stem_channels, self.convs_per_scale) < 1 or (self.hidden and min(self.hidden) < 1):
+            raise ValueError(f"in_channels, stem_channels, convs_per_scale and hidden widths must be >= 1: {self}")
+        step = 2 ** len(self.channels)
+        # Exact halving keeps every scale aligned with the cube; a coarsest grid of at least 2^3 voxels keeps
+        # training batch norm defined for a single scene (one value per channel has no variance).
+        if self.resolution < 2 * step or self.resolution % step:
+            raise ValueError(f"resolution {self.resolution} must be a multiple of 2**{len(self.channels)} = {step} "
+                             f"(one 2x max-pooling per scale) and at least {2 * step} (a coarsest grid of 2^3 voxels)")
+        if self.displacement < 0:
+            raise ValueError(f"displacement must be >= 0, got {self.displacement}")
+        if self.padding_mode not in ("border", "zeros", "reflection"):
+            raise ValueError(f"padding_mode must be 'border', 'zeros' or 'reflection', got {self.padding_mode!r}")
+
+    @classmethod
+    def paper(cls, **overrides) -> NDFConfig:
+        """The released NDF network: 256^3 input, channels 16 | 32, 64, 128, 128, 128, decoder 512-256-256.
+
+        About 4.6 M parameters (2.64 M in the convolutions). Pass ``resolution=128`` to fit a CPU's time budget.
+        """
+        return cls(**{"resolution": 256, "channels": (32, 64, 128, 128, 128), "hidden": (512, 256, 256), **overrides})
+
+    @classmethod
+    def cpu_small(cls, **overrides) -> NDFConfig:
+        """The paper's layout (same 11 convolutions, same 7 sampled grids) at 64^3 with narrower layers: about
+        0.73 M parameters; a 10k-point scene encodes in well under a second on a 2-core CPU."""
+        return cls(**overrides)
+
+    @property
+    def grid_channels(self) -> tuple[int, ...]:
+        """Channels of each grid the encoder returns: the input, the stem, then every scale."""
+        return (self.in_channels, self.stem_channels, *self.channels)
+
+    @property
+    def num_conv_layers(self) -> int:
+        """3D convolutions of the encoder: the stem plus ``convs_per_scale`` per scale."""
+        return 1 + self.convs_per_scale * len(self.channels)
+
+    @property
+    def num_displacements(self) -> int:
+        """Points sampled per query: the query alone, or it and its 6 axis neighbours."""
+        return 7 if self.displacement > 0 else 1
+
+    @property
+    def feature_size(self) -> int:
+        """Inputs of the decoder MLP per query."""
+        return sum(self.grid_channels) * self.num_displacements + 3 * self.append_coords
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["channels"], d["hidden"] = list(self.channels), list(self.hidden)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> NDFConfig:
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown NDF settings: {sorted(unknown)}")
+        return cls(**d)
+
+
+# ------------------------------------------------------------------------------------------- components
+
+
+def voxelize(points: Tensor, resolution: int) -> Tensor:
+    """Occupancy grid of a batch of point clouds.
+
+    Parameters
+    ----------
+    points: (B, N, 3) float positions in the unit cube ``[-0.5, 0.5]^3``; points outside are clamped into the
+        border voxels.
+    resolution: R, voxels per axis.
+
+    Returns
+    -------
+    (B, 1, R, R, R) float32 (points' dtype) grid indexed ``[b, 0, x, y, z]``: 1 where a voxel holds at least one
+    point, voxel ``i`` covering ``[-0.5 + i / R, -0.5 + (i + 1) / R)``.
+    """
+    if points.ndim != 3 or points.shape[-1] != 3:
+        raise ValueError(f"points must be (B, N, 3), got {tuple(points.shape)}")
+    b, _, _ = points.shape
+    r = int(resolution)
+    idx = ((points.detach() + 0.5) * r).floor().long().clamp_(0, r - 1)  # (B, N, 3)
+    flat = ((torch.arange(b, device=points.device).view(b, 1) * r + idx[..., 0]) * r + idx[..., 1]) * r + idx[..., 2]
+    # index_fill writes one value whatever the duplicates, so the result is deterministic (unlike a scatter-add).
+    grid = torch.zeros(b * r ** 3, dtype=points.dtype, device=points.device).index_fill_(0, flat.reshape(-1), 1.0)
+    return grid.view(b, 1, r, r, r)
+
+
+def to_grid_coords(points: Tensor) -> Tensor:
+    """Unit-cube points (..., 3) as ``x, y, z`` -> ``grid_sample`` coordinates (..., 3) in [-1, 1] as ``z, y, x``
+    (its last axis reads W, H, D, and grids are indexed ``[x, y, z]``)."""
+    return points.flip(-1) * 2.0
+
+
+def axis_offsets(displacement: float) -> Tensor:
+    """(K, 3) unit-cube offsets of the sampled neighbourhood: the origin, then ``∓d`` along z, y, x.
+
+    The order follows the reference code, whose offsets are built along ``grid_sample``'s axes (W = z first), so
+    the decoder's input layout matches it.
+    """
+    if displacement <= 0:
+        return torch.zeros(1, 3)
+    offsets = [[0.0, 0.0, 0.0]]
+    for axis in (2, 1, 0):
+        for sign in (-1.0, 1.0):
+            o = [0.0, 0.0, 0.0]
+            o[axis] = sign * displacement
+            offsets.append(o)
+    return torch.tensor(offsets)
+
+
+def sample_grids(grids: Sequence[Tensor], points: Tensor, padding_mode: str = "border", out: Tensor | None = None
+                 ) -> Tensor:
+    """Trilinear samples of every grid at every point.
+
+    Parameters
+    ----------
+    grids: L tensors (B, C_l, D_l, H_l, W_l) indexed ``[b, c, x, y, z]``, all spanning the unit cube (any
+        resolutions).
+    points: (B, M, K, 3) unit-cube positions (K samples per query, e.g. a displacement neighbourhood).
+    padding_mode: ``grid_sample`` padding for points outside the cube.
+    out: optional (B, M, sum C_l, K) tensor written in place and returned, so that callers that assemble a
+        larger feature matrix avoid a concatenation copy.
+
+    Returns
+    -------
+    (B, M, sum C_l, K) features: grids in order along the channel axis, the K samples innermost.
+    """
+    b, m, k, _ = points.shape
+    total = sum(x.shape[1] for x in grids)
+    if out is None:
+        out = points.new_empty(b, m, total, k, dtype=grids[0].dtype)
+    g = to_grid_coords(points).view(b, m, k, 1, 3)
+    c0 = 0
+    for x in grids:
+        c = x.shape[1]
+        # (B, C, M, K, 1); align_corners=False puts values at cell centres (see the module docstring).
+        f = F.grid_sample(x, g.to(x.dtype), mode="bilinear", padding_mode=padding_mode, align_corners=False)
+        out[:, :, c0:c0 + c] = f.view(b, c, m, k).permute(0, 2, 1, 3)
+        c0 += c
+    return out
+
+
+class NDFEncoder(nn.Module):
+    """The hierarchical 3D CNN: input grid -> one feature grid per scale.
+
+    Parameters
+    ----------
+    cfg: the architecture (``in_channels``, ``stem_channels``, ``channels``, ``convs_per_scale``, ``batch_norm``).
+    """
+
+    def __init__(self, cfg: NDFConfig):
+        super().__init__()
+        self.cfg = cfg
+
+        def norm(c: int) -> nn.Module:
+            return nn.BatchNorm3d(c) if cfg.batch_norm else nn.Identity()
+
+        self.conv_in = nn.Conv3d(cfg.in_channels, cfg.stem_channels, 3, padding=1)
+        self.norm_in = norm(cfg.stem_channels)
+        self.scales = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        c_prev = cfg.stem_channels
+        for c in cfg.channels:
+            self.scales.append(nn.ModuleList(nn.Conv3d(c_prev if i == 0 else c, c, 3, padding=1)
+                                             for i in range(cfg.convs_per_scale)))
+            self.norms.append(norm(c))
+            c_prev = c
+
+    def conv_layers(self) -> list[nn.Conv3d]:
+        """The convolutions in forward order (what per-layer bit-width schedules index)."""
+        return [self.conv_in, *(conv for scale in self.scales for conv in scale)]
+
+    def forward(self, grid: Tensor) -> list[Tensor]:
+        """(B, C_in, R, R, R) input grid -> ``2 + len(channels)`` grids, finest first: the input itself,
+        the stem's (B, stem_channels, R, R, R), then scale ``s``'s (B, channels[s], R / 2^(s+1), ...)."""
+        if grid.ndim != 5 or grid.shape[1] != self.cfg.in_channels:
+            raise ValueError(f"the encoder takes (B, {self.cfg.in_channels}, R, R, R) grids, got {tuple(grid.shape)}")
+        # Batch norm after the ReLU, not before, as in the reference network.
+        x = self.norm_in(F.relu(self.conv_in(grid)))
+        out = [grid, x]
+        for convs, norm in zip(self.scales, self.norms):
+            x = F.max_pool3d(x, 2)
+            for conv in convs:
+                x = F.relu(conv(x))
+            x = norm(x)
+            out.append(x)
+        return out
+
+
+class NDFDecoder(nn.Module):
+    """Multi-scale trilinear sampling around each query + point-wise MLP -> unsigned distance >= 0.
+
+    Parameters
+    ----------
+    cfg: the architecture (``grid_channels``, ``displacement``, ``hidden``, ``append_coords``, ``padding_mode``).
+    """
+
+    offsets: Tensor
+
+    def __init__(self, cfg: NDFConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.register_buffer("offsets", axis_offsets(cfg.displacement), persistent=False)
+        widths = [cfg.feature_size, *cfg.hidden, 1]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+
+    def features(self, grids: Sequence[Tensor], queries: Tensor) -> Tensor:
+        """(B, M, 3) unit-cube queries -> (B, M, feature_size) decoder inputs.
+
+        Laid out as the reference: channel-major, displacement-minor (``c * K + k``), then the query in
+        ``grid_sample`` coordinates.
+        """
+        b, m, _ = queries.shape
+        cfg = self.cfg
+        k = cfg.num_displacements
+        sampled = sum(cfg.grid_channels) * k
+        # One buffer for everything: concatenating per-grid samples and the coordinates would copy the whole
+        # (M, feature_size) matrix twice, which costs as much as the sampling itself on a CPU.
+        f = queries.new_empty(b, m, cfg.feature_size, dtype=grids[0].dtype)
+        pts = queries.unsqueeze(2) + self.offsets.to(queries.dtype)  # (B, M, K, 3)
+        sample_grids(grids, pts, cfg.padding_mode, out=f[..., :sampled].view(b, m, -1, k))
+        if cfg.append_coords:
+            f[..., sampled:] = to_grid_coords(queries)
+        return f
+
+    def forward(self, grids: Sequence[Tensor], queries: Tensor, chunk: int = DEFAULT_QUERY_CHUNK) -> Tensor:
+        """Encoder grids (each (B, C_l, ...)) and (B, M, 3) unit-cube queries -> (B, M) distances >= 0.
+
+        Queries go through ``chunk`` at a time, bounding the (chunk, feature_size) feature matrix; autograd still
+        flows through every chunk.
+        """
+        if queries.ndim != 3 or queries.shape[-1] != 3:
+            raise ValueError(f"queries must be (B, M, 3), got {tuple(queries.shape)}")
+        if len(grids) != len(self.cfg.grid_channels):
+            raise ValueError(f"the decoder takes {len(self.cfg.grid_channels)} grids, got {len(grids)}")
+        if queries.shape[0] != grids[0].shape[0]:
+            raise ValueError(f"{queries.shape[0]} query batches for {grids[0].shape[0]} encodings")
+        step = max(1, int(chunk))
+        outs = []
+        for lo in range(0, queries.shape[1], step):
+            x = self.features(grids, queries[:, lo:lo + step])
+            for layer in self.layers:
+                # ReLU after the output layer too: distances are non-negative by construction.
+                x = F.relu(layer(x), inplace=True)
+            outs.append(x.squeeze(-1))
+        if not outs:
+            return queries.new_zeros(queries.shape[:2])
+        return torch.cat(outs, dim=1)
+
+
+# ------------------------------------------------------------------------------------------- assembly
+
+
+class NDFModel(nn.Module):
+    """NDF: point cloud -> multi-scale feature grids -> unsigned distance at any query.
+
+    Parameters
+    ----------
+    cfg: the architecture; :meth:`NDFConfig.cpu_small` when None.
+    """
+
+    def __init__(self, cfg: NDFConfig | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg or NDFConfig.cpu_small()
+        self.encoder = NDFEncoder(cfg)
+        self.decoder = NDFDecoder(cfg)
+
+    def encode(self, points: Tensor) -> list[Tensor]:
+        """(B, N, 3) unit-cube point clouds -> the encoding: ``2 + len(channels)`` grids (B, C_l, R_l, R_l, R_l),
+        finest first (see :meth:`NDFEncoder.forward`)."""
+        return self.encoder(voxelize(points, self.cfg.resolution))
+
+    def decode(self, encoding: Sequence[Tensor], queries: Tensor, chunk: int = DEFAULT_QUERY_CHUNK) -> Tensor:
+        """Encoding (from :meth:`encode`) and (B, M, 3) unit-cube queries -> (B, M) unsigned distances >= 0."""
+        return self.decoder(encoding, queries, chunk)
+
+    def forward(self, points: Tensor, queries: Tensor) -> Tensor:
+        """(B, N, 3) point clouds and (B, M, 3) queries -> (B, M) unsigned distances >= 0."""
+        return self.decode(self.encode(points), queries)
+
+    def field(self, points: Tensor, batch_size: int = DEFAULT_QUERY_CHUNK) -> NDFField:
+        """The :class:`~nir_core.field.Field` of one scene, encoded once, without autograd and in eval mode.
+
+        Eval mode for the encoding (the model's mode is restored afterwards): batch norm then uses its running
+        statistics instead of one scene's, and querying a field never updates those statistics.
+
+        Parameters
+        ----------
+        points: (N, 3) or (1, N, 3) unit-cube point cloud.
+        batch_size: queries per decoder call.
+        """
+        if points.ndim == 2:
+            points = points.unsqueeze(0)
+        if points.ndim != 3 or points.shape[0] != 1:
+            raise ValueError(f"field() encodes one scene: points must be (N, 3) or (1, N, 3), got {tuple(points.shape)}")
+        was_training = self.training
+        try:
+            self.eval()
+            with torch.no_grad():
+                encoding = self.encode(points)
+        finally:
+            self.train(was_training)
+        return NDFField(self, encoding, batch_size)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+class NDFField:
+    """One encoded scene as a :class:`~nir_core.field.Field` over unit-cube queries.
+
+    Parameters
+    ----------
+    model: the network whose decoder answers the queries.
+    encoding: its :meth:`NDFModel.encode` output for a single scene (batch size 1).
+    batch_size: queries per decoder call; bounds memory, autograd graphs included.
+    """
+
+    def __init__(self, model: NDFModel, encoding: Sequence[Tensor], batch_size: int = DEFAULT_QUERY_CHUNK):
+        if encoding[0].shape[0] != 1:
+            raise ValueError(f"a field holds one scene, got an encoding of batch size {encoding[0].shape[0]}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model = model
+        self.encoding = [g.detach() for g in encoding]
+        self.batch_size = int(batch_size)
+        self.device = self.encoding[0].device
+
+    def _decode(self, q: Tensor) -> Tensor:
+        """(m, 3) on the encoding's device -> (m,)."""
+        return self.model.decode(self.encoding, q.unsqueeze(0), chunk=self.batch_size)[0]
+
+    def _check(self, q: Tensor) -> None:
+        if q.ndim != 2 or q.shape[-1] != 3:
+            raise ValueError(f"queries must be (M, 3), got {tuple(q.shape)}")
+
+    def udf(self, q: Tensor) -> Tensor:
+        """(M, 3) unit-cube queries -> (M,) distances >= 0, on ``q``'s device; differentiable when autograd is on."""
+        self._check(q)
+        dtype = self.encoding[0].dtype
+        return self._decode(q.to(self.device, dtype)).to(q.device)
+
+    def udf_and_grad(self, q: Tensor) -> tuple[Tensor, Tensor]:
+        """(M, 3) queries -> detached distances (M,) and raw spatial gradients (M, 3), on ``q``'s device.
+
+        Each batch's graph is freed before the next, so memory stays at one batch.
+        """
+        self._check(q)
+        dtype = self.encoding[0].dtype
+        ds, gs = [], []
+        for lo in range(0, q.shape[0], self.batch_size):
+            d, g = autograd_udf_and_grad(self._decode, q[lo:lo + self.batch_size].to(self.device, dtype))
+            ds.append(d)
+            gs.append(g)
+        if not ds:
+            return q.new_zeros(0), q.new_zeros(0, 3)
+        return torch.cat(ds).to(q.device), torch.cat(gs).to(q.device)
+
+
+__all__ = ["NDFConfig", "NDFEncoder", "NDFDecoder", "NDFModel", "NDFField", "voxelize", "sample_grids",
+           "to_grid_coords", "axis_offsets", "DEFAULT_QUERY_CHUNK", "NDF_DISPLACEMENT"]

@@ -1,0 +1,89 @@
+"""The RangeUDF-style model: Point Transformer encoder -> per-point encodings E_g -> UDF and semantic heads.
+
+Thesis ch. 6 §3: the encoder turns the scan's points into per-point features ``E_g``; each query pools its
+nearest encoded points by attention and a UDF head (and a semantic head) read the pooled feature. The parts are
+named ``encoder``, ``udf`` and ``semantic`` so training tasks freeze and train them by name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from torch import Tensor, nn
+
+from .base import ImplicitModel
+from .decoders import SemanticDecoder, SemanticDecoderConfig, UDFDecoder, UDFDecoderConfig
+from .point_transformer import PointTransformerConfig, PointTransformerUNet
+
+
+@dataclass
+class PointUDFConfig:
+    """Encoder and heads of :class:`PointUDFModel`."""
+
+    encoder: PointTransformerConfig = field(default_factory=PointTransformerConfig.cpu_small)
+    """The Point Transformer UNet (its ``out_features`` is the size of ``E_g``)."""
+    udf: UDFDecoderConfig = field(default_factory=UDFDecoderConfig)
+    """The UDF head (its ``in_features`` is set to the encoder's ``out_features``)."""
+    num_classes: int = 20
+    """Semantic classes (ScanNet-20); 0 builds no semantic head."""
+    semantic: SemanticDecoderConfig = field(default_factory=SemanticDecoderConfig)
+    """The semantic head (``in_features`` and ``num_classes`` are set from the above)."""
+
+    def __post_init__(self):
+        if isinstance(self.encoder, dict):
+            self.encoder = PointTransformerConfig.from_json(self.encoder)
+        if isinstance(self.udf, dict):
+            self.udf = UDFDecoderConfig(**self.udf)
+        if isinstance(self.semantic, dict):
+            self.semantic = SemanticDecoderConfig(**self.semantic)
+        self.udf.in_features = self.encoder.out_features
+        self.semantic.in_features = self.encoder.out_features
+        if self.num_classes:
+            self.semantic.num_classes = self.num_classes
+
+    def to_json(self) -> dict:
+        return {"encoder": self.encoder.to_json(), "udf": self.udf.to_json(), "num_classes": self.num_classes,
+                "semantic": self.semantic.to_json()}
+
+    @classmethod
+    def from_json(cls, d: dict) -> PointUDFConfig:
+        return cls(**d) if d else cls()
+
+
+class Encoding(NamedTuple):
+    points: Tensor
+    """(B, N, 3) the encoded points."""
+    features: Tensor
+    """(B, N, C) their encodings E_g."""
+
+
+class PointUDFModel(ImplicitModel):
+    """Point Transformer encoder + attention-pooled UDF head (+ semantic head)."""
+
+    def __init__(self, cfg: PointUDFConfig | None = None):
+        super().__init__()
+        self.cfg = cfg or PointUDFConfig()
+        parts = {"encoder": PointTransformerUNet(self.cfg.encoder), "udf": UDFDecoder(self.cfg.udf)}
+        if self.cfg.num_classes:
+            parts["semantic"] = SemanticDecoder(self.cfg.semantic)
+        self.parts = nn.ModuleDict(parts)
+        self.num_classes = self.cfg.num_classes
+
+    def config_json(self) -> dict:
+        return self.cfg.to_json()
+
+    def encode(self, points: Tensor) -> Encoding:
+        return Encoding(points, self.parts["encoder"](points))
+
+    def udf(self, encoding: Encoding, queries: Tensor) -> Tensor:
+        return self.parts["udf"](queries, encoding.points, encoding.features)
+
+    def semantics(self, encoding: Encoding, queries: Tensor, context: Tensor | None = None) -> Tensor:
+        if "semantic" not in self.parts:
+            raise NotImplementedError("this model was built without a semantic head (num_classes=0)")
+        return self.parts["semantic"](queries, encoding.points, encoding.features, context=context)
+
+
+def build(config: dict) -> PointUDFModel:
+    """Registry builder: a model from its config JSON (defaults when empty)."""
+    return PointUDFModel(PointUDFConfig.from_json(config))

@@ -1,0 +1,8 @@
+"""One training engine for every task and architecture (:func:`train`), its configs and its data."""
+from .config import DataConfig, TrainConfig, apply_overrides
+from .data import FileSource, SceneSamplingConfig, SyntheticRoomSource, UDFSceneDataset
+from .engine import train, validate
+from .tasks import TASKS, Task, TaskSpec, register_task
+
+__all__ = ["DataConfig", "FileSource", "SceneSamplingConfig", "SyntheticRoomSource", "TASKS", "Task", "TaskSpec",
+           "TrainConfig", "UDFSceneDataset", "apply_overrides", "register_task", "train", "validate"]

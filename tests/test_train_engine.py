@@ -1,0 +1,98 @@
+"""The training engine end to end on tiny configs: bundles, exact resume, tasks, errors, DDP on 2 CPU processes."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO
+from nir_core.bundle import BundleError, ModelBundle
+from nir_core.models.registry import from_bundle
+from nir_core.train import TrainConfig, train
+from nir_core.train.config import apply_overrides
+
+TINY_MODEL = {
+    "encoder": {"channels": [8, 16], "blocks": [1, 1], "k": 8, "k_first": 4, "share_planes": 4, "out_features": 8},
+    "udf": {"hidden": [16], "chunk_size": 1024, "pool": {"k": 4, "position_features": 8, "score_hidden": 8}},
+    "semantic": {"hidden": [16], "chunk_size": 1024, "pool": {"k": 4, "position_features": 8, "score_hidden": 8}},
+    "num_classes": 20,
+}
+
+
+def tiny(tmp_path, name="run", **over) -> TrainConfig:
+    cfg = TrainConfig(model=json.loads(json.dumps(TINY_MODEL)), steps=4, batch_size=1, out=str(tmp_path / name),
+                      checkpoint_every=2, val_every=0)
+    cfg.data.count, cfg.data.val_count = 3, 1
+    cfg.data.sampling.num_input, cfg.data.sampling.num_queries = 256, 512
+    for key, value in over.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
+def test_geometry_run_writes_a_bundle_that_loads(tmp_path):
+    bundle_dir = train(tiny(tmp_path), progress=False)
+    model = from_bundle(bundle_dir)
+    bundle = ModelBundle.load(bundle_dir, architecture="point_udf")
+    assert bundle.training["steps"] == 4 and "val_udf_l1" in bundle.training["final"]
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4] and all(r["loss"] == r["loss"] for r in log)
+    points = torch.rand(300, 3) - 0.5
+    d = model.field(points).udf(torch.rand(50, 3) - 0.5)
+    assert d.shape == (50,) and (d >= 0).all()
+
+
+def test_resume_continues_exactly(tmp_path):
+    train(tiny(tmp_path, "a"), progress=False)
+    straight = json.loads((tmp_path / "a" / "rank0.json").read_text())
+    train(tiny(tmp_path, "b", steps=2), progress=False)  # interrupted after its step-2 checkpoint
+    train(tiny(tmp_path, "b"), progress=False)  # the same command again: resumes at step 2
+    resumed = json.loads((tmp_path / "b" / "rank0.json").read_text())
+    assert resumed["step"] == 4 and resumed["checksum"] == straight["checksum"]
+
+
+def test_frozen_task_keeps_the_encoder_and_trains_the_semantic_head(tmp_path):
+    geometry = train(tiny(tmp_path, "geo"), progress=False)
+    before = ModelBundle.load(geometry).state
+    frozen = train(tiny(tmp_path, "frozen", task="frozen", init_from=str(geometry)), progress=False)
+    after = ModelBundle.load(frozen).state
+    enc = [k for k in before if k.startswith("parts.encoder.")]
+    sem = [k for k in before if k.startswith("parts.semantic.")]
+    assert enc and sem
+    assert all(torch.equal(before[k], after[k]) for k in enc)
+    assert any(not torch.equal(before[k], after[k]) for k in sem)
+
+
+def test_joint_task_learns_uncertainty_weights(tmp_path):
+    train(tiny(tmp_path, "joint", task="joint"), progress=False)
+    log = [json.loads(line) for line in (tmp_path / "joint" / "log.jsonl").read_text().splitlines()]
+    assert all("ce" in r and "udf_l1" in r for r in log)
+
+
+def test_bad_settings_fail_clearly(tmp_path):
+    with pytest.raises(ValueError, match="unknown task"):
+        train(tiny(tmp_path, task="nope"), progress=False)
+    with pytest.raises(ValueError, match="needs init_from"):
+        train(tiny(tmp_path, task="frozen"), progress=False)
+    with pytest.raises(BundleError, match="no such bundle"):
+        train(tiny(tmp_path, task="frozen", init_from=str(tmp_path / "missing")), progress=False)
+    with pytest.raises(ValueError, match="no such setting"):
+        apply_overrides(TrainConfig(), ["stepz=3"])
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path):
+    cfg = tiny(tmp_path, "ddp", steps=2)
+    config = tmp_path / "ddp.json"
+    config.write_text(json.dumps(cfg.to_json()))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_port", "29517", "-m", "nir_core.train", str(config)],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads((tmp_path / "ddp" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["world"] == 2 and ranks[0]["step"] == 2
+    assert ranks[0]["checksum"] == ranks[1]["checksum"]
