@@ -96,3 +96,11 @@ def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path):
     ranks = [json.loads((tmp_path / "ddp" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["world"] == 2 and ranks[0]["step"] == 2
     assert ranks[0]["checksum"] == ranks[1]["checksum"]
+
+
+def test_ndf_architecture_trains_through_the_same_engine(tmp_path):
+    cfg = tiny(tmp_path, "ndf", architecture="ndf", steps=2)
+    cfg.model = {"resolution": 16, "channels": [4, 8, 8], "stem_channels": 4, "hidden": [16, 16]}
+    bundle = train(cfg, progress=False)
+    model = from_bundle(bundle)
+    assert model.field(torch.rand(100, 3) - 0.5).udf(torch.rand(10, 3) - 0.5).shape == (10,)

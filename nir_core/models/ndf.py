@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..extract.query import autograd_udf_and_grad
+from .base import ImplicitModel
 
 DEFAULT_QUERY_CHUNK = 16_384
 """Queries decoded at once. The concatenated multi-scale features are ``(chunk, feature_size)`` floats: 16k
@@ -330,7 +331,7 @@ class NDFDecoder(nn.Module):
 # ------------------------------------------------------------------------------------------- assembly
 
 
-class NDFModel(nn.Module):
+class NDFModel(ImplicitModel):
     """NDF: point cloud -> multi-scale feature grids -> unsigned distance at any query.
 
     Parameters
@@ -343,6 +344,8 @@ class NDFModel(nn.Module):
         self.cfg = cfg = cfg or NDFConfig.cpu_small()
         self.encoder = NDFEncoder(cfg)
         self.decoder = NDFDecoder(cfg)
+        # Training tasks freeze and train parts by name (see nir_core.models.base.ImplicitModel).
+        self.parts = {"encoder": self.encoder, "udf": self.decoder}
 
     def encode(self, points: Tensor) -> list[Tensor]:
         """(B, N, 3) unit-cube point clouds -> the encoding: ``2 + len(channels)`` grids (B, C_l, R_l, R_l, R_l),
@@ -352,6 +355,13 @@ class NDFModel(nn.Module):
     def decode(self, encoding: Sequence[Tensor], queries: Tensor, chunk: int = DEFAULT_QUERY_CHUNK) -> Tensor:
         """Encoding (from :meth:`encode`) and (B, M, 3) unit-cube queries -> (B, M) unsigned distances >= 0."""
         return self.decoder(encoding, queries, chunk)
+
+    def udf(self, encoding: Sequence[Tensor], queries: Tensor) -> Tensor:
+        """The :class:`ImplicitModel` name of :meth:`decode`: queries (B, M, 3) -> (B, M) UDF."""
+        return self.decode(encoding, queries)
+
+    def config_json(self) -> dict:
+        return self.cfg.to_json()
 
     def forward(self, points: Tensor, queries: Tensor) -> Tensor:
         """(B, N, 3) point clouds and (B, M, 3) queries -> (B, M) unsigned distances >= 0."""
@@ -438,3 +448,8 @@ class NDFField:
 
 __all__ = ["NDFConfig", "NDFEncoder", "NDFDecoder", "NDFModel", "NDFField", "voxelize", "sample_grids",
            "to_grid_coords", "axis_offsets", "DEFAULT_QUERY_CHUNK", "NDF_DISPLACEMENT"]
+
+
+def build(config: dict) -> NDFModel:
+    """Registry builder: an NDF model from its config JSON (the CPU preset when empty)."""
+    return NDFModel(NDFConfig.from_json(config) if config else NDFConfig.cpu_small())

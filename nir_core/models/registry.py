@@ -12,6 +12,7 @@ from .base import ImplicitModel
 # architecture does not import every other.
 _BUILDERS: dict[str, str] = {
     "point_udf": "nir_core.models.point_udf:build",
+    "ndf": "nir_core.models.ndf:build",
 }
 
 
