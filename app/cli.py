@@ -170,6 +170,43 @@ def extract(
               f"{stats['boundary_loops']} boundary loop(s), {sum(rep['timings_s'].values()):.1f} s")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train(
+    ctx: typer.Context,
+    preset: str = typer.Option("pt-geometry", help="Named configuration (see --list)."),
+    config: Path | None = typer.Option(None, help="A JSON config instead of a preset."),
+    run_dir: Path | None = typer.Option(None, "--out", help="Run folder (checkpoint/, bundle/, log.jsonl)."),
+    list_presets: bool = typer.Option(False, "--list", help="List the presets and exit."),
+    print_config: bool = typer.Option(False, help="Print the resolved config as JSON and exit."),
+):
+    """Train or resume a model. Extra KEY=VALUE arguments override the config (e.g. steps=100 data.count=64).
+    Runs unchanged under ``torchrun --nproc_per_node N`` (DistributedDataParallel)."""
+    import json
+
+    from nir_core.train import TrainConfig, apply_overrides
+    from nir_core.train import train as run
+    from nir_core.train.presets import PRESETS
+    from nir_core.train.presets import preset as get_preset
+
+    if list_presets:
+        for name in sorted(PRESETS):
+            cfg = PRESETS[name]()
+            out.print(f"{name:20s} {cfg.architecture:10s} {cfg.task:9s} steps={cfg.steps} batch={cfg.batch_size}")
+        return
+    try:
+        cfg = TrainConfig.from_json(json.loads(config.read_text())) if config else get_preset(preset)
+        cfg = apply_overrides(cfg, list(ctx.args))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if run_dir is not None:
+        cfg.out = str(run_dir)
+    if print_config:
+        out.print_json(json.dumps(cfg.to_json()))
+        return
+    bundle = run(cfg)
+    out.print(f"bundle written to {bundle}")
+
+
 @app.command()
 def demo(
     out_dir: Path = typer.Option(Path("out/demo"), "--out", "-o", help="Output folder."),

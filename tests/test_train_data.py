@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
 from conftest import shared_file
+
 from nir_core.train.data import FileSource, SceneSamplingConfig, SyntheticRoomSource, UDFSceneDataset
 
 SMALL = SceneSamplingConfig(num_input=1024, num_queries=4000)

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 import torch
-
 from conftest import REPO
+
 from nir_core.bundle import BundleError, ModelBundle
 from nir_core.models.registry import from_bundle
 from nir_core.train import TrainConfig, train

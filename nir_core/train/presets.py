@@ -1,0 +1,48 @@
+"""Named training configurations: CPU-sized defaults, and the paper-sized ones for GPU users.
+
+Every preset is a :class:`TrainConfig`; ``nir-studio train --preset NAME key=value ...`` overrides any field.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .config import TrainConfig
+
+PAPER_ENCODER = {"channels": [32, 64, 128, 256, 512], "blocks": [1, 2, 3, 5, 2]}
+
+
+def _cpu(task: str, architecture: str = "point_udf", **over) -> TrainConfig:
+    cfg = TrainConfig(task=task, architecture=architecture, steps=2000, batch_size=1, checkpoint_every=50,
+                      val_every=250, out=f"out/train/{architecture}-{task}")
+    cfg.data.count = 512
+    # 10,240 input points as the thesis; fewer queries per step than its 50k so a CPU step stays ~1 s.
+    cfg.data.sampling.num_queries = 16_384
+    for key, value in over.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
+def _paper(task: str) -> TrainConfig:
+    cfg = TrainConfig(task=task, model={"encoder": dict(PAPER_ENCODER)}, steps=100_000, batch_size=12,
+                      checkpoint_every=1000, val_every=2000, out=f"out/train/point_udf-{task}-paper")
+    cfg.data.count = 20_000
+    cfg.data.sampling.num_queries = 50_000  # thesis ch. 6: 10,240 encoder points, 50k decoder queries
+    return cfg
+
+
+PRESETS: dict[str, Callable[[], TrainConfig]] = {
+    "pt-geometry": lambda: _cpu("geometry"),
+    "pt-joint": lambda: _cpu("joint"),
+    "pt-frozen": lambda: _cpu("frozen", init_from="out/train/point_udf-geometry/bundle"),
+    "pt-unfrozen": lambda: _cpu("unfrozen"),
+    "ndf-geometry": lambda: _cpu("geometry", architecture="ndf"),
+    "pt-geometry-paper": lambda: _paper("geometry"),
+    "pt-joint-paper": lambda: _paper("joint"),
+}
+"""Preset name -> config factory. ``*-paper`` presets follow the thesis's sizes (for GPUs)."""
+
+
+def preset(name: str) -> TrainConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}")
+    return PRESETS[name]()
