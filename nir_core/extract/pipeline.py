@@ -71,15 +71,21 @@ def reconstruct_with_model(scan: Scan, model, job: ExtractJob | None = None, num
     # Networks are only roughly 1-Lipschitz: a wider band keeps the coarse-to-fine search from losing surface.
     mesh, stats = udf_marching_cubes(field, cfg=UDFExtractConfig(resolution=job.resolution, offset=level, band=1.5))
     timings["extract"] = time.perf_counter() - start
+    return _finish(mesh, unit, job, timings, {"surface_level": level, "extraction": stats.to_json(), "notes": []})
+
+
+def _finish(mesh: trimesh.Trimesh, unit: Scan, job: ExtractJob, timings: dict, report: dict
+            ) -> tuple[trimesh.Trimesh, dict]:
+    """Clean-up, statistics and the way back to the input's coordinates, shared by both pipelines."""
     start = time.perf_counter()
     if job.min_component_area > 0 and len(mesh.faces):
         mesh = remove_small_components(mesh, min_area_fraction=job.min_component_area)
     if job.orient and len(mesh.faces):
         mesh = orient_components(mesh)
     timings["cleanup"] = time.perf_counter() - start
-    report = {"job": asdict(job), "surface_level": level, "extraction": stats.to_json(),
-              "mesh_unit_cube": mesh_stats(mesh), "normalisation": unit.normalisation.to_json(),
-              "timings_s": {k: round(v, 4) for k, v in timings.items()}, "notes": []}
+    report = {"job": asdict(job), **report, "mesh_unit_cube": mesh_stats(mesh),
+              "normalisation": unit.normalisation.to_json(),
+              "timings_s": {k: round(v, 4) for k, v in timings.items()}}
     back = mesh.copy()
     back.vertices = unit.normalisation.invert(np.asarray(mesh.vertices, dtype=np.float64))
     return back, report
@@ -114,21 +120,9 @@ def extract_scan(scan: Scan, job: ExtractJob | None = None) -> tuple[trimesh.Tri
         mesh = epsilon_level_set(field, job.resolution)
     timings["extract"] = time.perf_counter() - start
 
-    start = time.perf_counter()
-    if job.min_component_area > 0 and len(mesh.faces):
-        mesh = remove_small_components(mesh, min_area_fraction=job.min_component_area)
-    if job.orient and len(mesh.faces):
-        mesh = orient_components(mesh)
-    timings["cleanup"] = time.perf_counter() - start
-
     notes = []
     if not unit.has_faces:
         notes.append("the input has no faces: its distance field is that of the points themselves, which is zero "
                      "only at the points, so the extracted surface breaks up where points are sparser than "
                      "the grid; a trained encoder gives a field with a sheet between the points")
-    report = {"job": asdict(job), "field": type(field).__name__, "extraction": extra, "notes": notes,
-              "mesh_unit_cube": mesh_stats(mesh), "normalisation": unit.normalisation.to_json(),
-              "timings_s": {k: round(v, 4) for k, v in timings.items()}}
-    back = mesh.copy()
-    back.vertices = unit.normalisation.invert(np.asarray(mesh.vertices, dtype=np.float64))
-    return back, report
+    return _finish(mesh, unit, job, timings, {"field": type(field).__name__, "extraction": extra, "notes": notes})

@@ -129,7 +129,7 @@ def _checksum(module: torch.nn.Module) -> str:
 def validate(task: Task, data: UDFSceneDataset) -> dict:
     """Mean clamped-L1 UDF error, and query accuracy / mIoU when the model labels, over the validation scenes."""
     from ..metrics import mean_iou
-    from .tasks import clamped_l1
+    from ..models.decoders import clamped_l1
 
     was_training = task.training
     task.eval()

@@ -20,14 +20,7 @@ from torch import Tensor, nn
 
 from ..data.labels import IGNORE_LABEL
 from ..models.base import ImplicitModel
-
-UDF_CLAMP = 0.1
-"""Distances above this are not penalised (NDF / Chibane et al.), unit-cube units."""
-
-
-def clamped_l1(pred: Tensor, target: Tensor, clamp: float = UDF_CLAMP) -> Tensor:
-    """Mean |min(pred, c) - min(target, c)| (NDF's loss)."""
-    return (pred.clamp(max=clamp) - target.clamp(max=clamp)).abs().mean()
+from ..models.decoders import clamped_l1, task_log_vars, uncertainty_weighted_loss
 
 
 @dataclass(frozen=True)
@@ -88,13 +81,13 @@ class JointTask(Task):
     def __init__(self, model):
         super().__init__(model)
         # s = log sigma^2 per task; L = sum exp(-s) L_i + s (Kendall et al. 2018, as in RangeUDF).
-        self.log_vars = nn.Parameter(torch.zeros(2))
+        self.log_vars = task_log_vars(("udf", "semantic"))
 
     def forward(self, batch):
         enc = self.model.encode(batch["points"])
         udf = clamped_l1(self.model.udf(enc, batch["queries"]), batch["udf"])
         sem = _semantic_loss(self.model.semantics(enc, batch["queries"]), batch["labels"])
-        loss = torch.exp(-self.log_vars[0]) * udf + torch.exp(-self.log_vars[1]) * sem + self.log_vars.sum()
+        loss = uncertainty_weighted_loss({"udf": udf, "semantic": sem}, self.log_vars)
         return loss, {"udf_l1": udf.detach(), "ce": sem.detach()}
 
 
