@@ -161,7 +161,7 @@ def main() -> None:
     exp.tables[f"Checks against the targets (ours, {finest}³)"] = checks
     resumed = len(rows) - computed
     if resumed:
-        exp.notes.append(f"{resumed} of {len(rows)} rows were carried over from an interrupted run "
+        exp.notes.append(f"{resumed} of {len(rows)} rows come from an earlier, resumed run of this script "
                          f"(benchmarks/results/extract_partial.json); each row's time is its own.")
     ours_fine = [r for r in rows.values() if r["method"] == "ours" and r["resolution"] == finest]
     exp.metrics = {"rows": list(rows.values())}
