@@ -104,3 +104,4 @@ def test_ndf_architecture_trains_through_the_same_engine(tmp_path):
     bundle = train(cfg, progress=False)
     model = from_bundle(bundle)
     assert model.field(torch.rand(100, 3) - 0.5).udf(torch.rand(10, 3) - 0.5).shape == (10,)
+

@@ -138,7 +138,7 @@ def validate(task: Task, data: UDFSceneDataset) -> dict:
         batch = _collate([data[i]])
         enc = task.model.encode(batch["points"])
         l1.append(float(clamped_l1(task.model.udf(enc, batch["queries"]), batch["udf"])))
-        if task.model.num_classes > 0:
+        if task.spec.needs_labels:
             near = batch["udf"][0] < 0.02
             preds.append(task.model.semantics(enc, batch["queries"][:, near])[0].argmax(-1).numpy())
             gts.append(batch["labels"][0, near].numpy())
