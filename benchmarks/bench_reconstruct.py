@@ -21,6 +21,7 @@ import torch
 import trimesh
 from results import REPO, Experiment, Table
 
+from nir_core.bundle import ModelBundle
 from nir_core.data.io import load
 from nir_core.data.sampling import sample_surface
 from nir_core.data.scan import Scan
@@ -103,6 +104,12 @@ def main() -> None:
         query = time.perf_counter() - start
     exp.tables["Speed"] = Table(["encode 10,240 points (s)", "100k UDF queries (s)"], [[f"{encode:.2f}", f"{query:.2f}"]])
     exp.metrics = {"rows": rows, "encode_s": encode, "query_100k_s": query, "model": str(args.model)}
+    bundle = ModelBundle.load(args.model)
+    trained = bundle.training
+    cfg = trained.get("config", {})
+    exp.notes.append(f"The model: {bundle.architecture}, task {cfg.get('task')}, {trained.get('steps')} steps of batch "
+                     f"{cfg.get('batch_size')} on {cfg.get('data', {}).get('count')} generated rooms in "
+                     f"{trained.get('seconds_this_process')} s; final validation {trained.get('final')}.")
     exp.save()
 
 
