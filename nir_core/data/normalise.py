@@ -50,10 +50,6 @@ class Normalisation:
         out = points / self.scale + np.asarray(self.center)
         return out.astype(points.dtype if points.dtype == np.float64 else np.float32)
 
-    def distance_to_input(self, d: np.ndarray | float) -> np.ndarray | float:
-        """A distance in unit-cube units -> the same distance in input units."""
-        return d / self.scale
-
     def then(self, other: Normalisation) -> Normalisation:
         """The transform ``other(self(x))`` as one :class:`Normalisation`."""
         # other((x - c1) s1) = ((x - c1) s1 - c2) s2 = (x - (c1 + c2 / s1)) s1 s2

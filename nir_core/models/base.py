@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -72,7 +71,3 @@ class SceneField:
     def semantics(self, q: Tensor) -> Tensor:
         with torch.no_grad():
             return self._chunks(q, lambda c: self.model.semantics(self.encoding, c[None])[0])
-
-    def labels_np(self, q: np.ndarray) -> np.ndarray:
-        """(M,) int64 argmax labels at numpy queries."""
-        return self.semantics(torch.from_numpy(np.asarray(q, np.float32))).argmax(-1).numpy()

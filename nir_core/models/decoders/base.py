@@ -120,3 +120,19 @@ def decode_in_chunks(fn: Callable[[Tensor, Tensor], Tensor], query: Tensor, idx:
 def concat_query(h: Tensor, q: Tensor) -> Tensor:
     """(B, m, H) pooled features, (B, m, 3) queries -> (B, m, H + 3)."""
     return torch.cat([h, q.to(h.dtype)], dim=-1)
+
+
+def decode_pooled(pool, head: Callable[[Tensor], Tensor], query: Tensor, points: Tensor, features: Tensor,
+                  idx: Tensor | None, chunk_size: int, append_query: bool) -> Tensor:
+    """The shared body of the query decoders: pool each query's neighbours, optionally append the query, apply
+    ``head``; chunked by :func:`decode_in_chunks`.
+
+    pool: a :class:`~.attention_pool.KNNAttentionPool`; head: (B, m, H) -> (B, m, ...) outputs.
+    """
+    table = pool.prepare(points, features)
+
+    def decode(q: Tensor, i: Tensor) -> Tensor:
+        h = pool.pool(q, table, i)
+        return head(concat_query(h, q) if append_query else h)
+
+    return decode_in_chunks(decode, query, idx, lambda q: pool.neighbours(q, points), chunk_size)

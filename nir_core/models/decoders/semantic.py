@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from .attention_pool import KNNAttentionPool
-from .base import DecoderConfig, check_inputs, concat_query, decode_in_chunks, mlp
+from .base import DecoderConfig, check_inputs, decode_pooled, mlp
 
 
 @dataclass
@@ -89,13 +89,5 @@ class SemanticDecoder(nn.Module):
                              f"{self.cfg.in_features} encoder channels: pass context= or append them to features")
         check_inputs(query, points, features, self.cfg.semantic_features, idx)
 
-        table = self.pool.prepare(points, features)
-
-        def decode(q: Tensor, i: Tensor) -> Tensor:
-            h = self.pool.pool(q, table, i)
-            if self.cfg.append_query:
-                h = concat_query(h, q)
-            return self.head(h)
-
-        return decode_in_chunks(decode, query, idx, lambda q: self.pool.neighbours(q, points),
-                                chunk_size or self.cfg.chunk_size)
+        return decode_pooled(self.pool, self.head, query, points, features, idx,
+                             chunk_size or self.cfg.chunk_size, self.cfg.append_query)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from .attention_pool import KNNAttentionPool
-from .base import DecoderConfig, check_inputs, concat_query, decode_in_chunks, mlp
+from .base import DecoderConfig, check_inputs, decode_pooled, mlp
 
 UDF_ACTIVATIONS = ("abs", "softplus", "relu")
 
@@ -67,16 +67,8 @@ class UDFDecoder(nn.Module):
         """
         check_inputs(query, points, features, self.cfg.in_features, idx)
 
-        table = self.pool.prepare(points, features)
-
-        def decode(q: Tensor, i: Tensor) -> Tensor:
-            h = self.pool.pool(q, table, i)
-            if self.cfg.append_query:
-                h = concat_query(h, q)
-            return self.activation(self.head(h).squeeze(-1))
-
-        return decode_in_chunks(decode, query, idx, lambda q: self.pool.neighbours(q, points),
-                                chunk_size or self.cfg.chunk_size)
+        return decode_pooled(self.pool, lambda h: self.activation(self.head(h).squeeze(-1)), query, points, features, idx,
+                             chunk_size or self.cfg.chunk_size, self.cfg.append_query)
 
 
 class _Abs(nn.Module):
