@@ -23,11 +23,9 @@ from results import REPO, Experiment, Table
 
 from nir_core.bundle import ModelBundle
 from nir_core.data.io import load
-from nir_core.data.sampling import sample_surface
-from nir_core.data.scan import Scan
 from nir_core.data.synthetic import generate_room
-from nir_core.extract.pipeline import ExtractJob, reconstruct_with_model
-from nir_core.metrics import reconstruction_metrics, sample_points_for_eval
+from nir_core.evaluate import RECONSTRUCTION_KEYS, EvalConfig, evaluate_scene, prepare, score_mesh
+from nir_core.metrics import reconstruction_metrics
 from nir_core.models.registry import from_bundle
 
 SHARED = REPO.parent / "shared" / "data"
@@ -43,12 +41,6 @@ def poisson(points: np.ndarray, depth: int = 9) -> trimesh.Trimesh:
     return trimesh.Trimesh(np.asarray(mesh.vertices), np.asarray(mesh.triangles), process=False)
 
 
-def score(mesh: trimesh.Trimesh | None, points: np.ndarray | None, gt: np.ndarray) -> dict:
-    pred = points if mesh is None else sample_points_for_eval(mesh, 100_000, seed=3)[0]
-    m = reconstruction_metrics(pred, gt)
-    return {"cd_l1": m["cd_l1"], "cd_l2": m["cd_l2"], "f1_delta": m["f1_delta"], "f1_2delta": m["f1_2delta"]}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, type=Path)
@@ -60,36 +52,27 @@ def main() -> None:
     model = from_bundle(args.model)
     exp = Experiment(name=args.name, title=f"Reconstruction with {args.model.name} ({args.name})",
                      description=__doc__.split("\n\n")[1].replace("\n", " "))
-    scenes = []
-    for i in range(args.rooms):
-        room = generate_room(args.room_seed + i)
-        scenes.append((f"held-out room {args.room_seed + i}", room.to_scan()))
+    cfg = EvalConfig(resolution=args.resolution)
+    scenes = [prepare(generate_room(args.room_seed + i).to_scan(), f"held-out room {args.room_seed + i}", cfg)
+              for i in range(args.rooms)]
     fullres = SHARED / "scannet_scene0000_00_fullres"
     if fullres.exists():
-        scenes.append(("ScanNet scene0000_00", load(fullres)))
+        scenes.append(prepare(load(fullres), "ScanNet scene0000_00", cfg))
     table = Table(["scene", "method", "CD-L1", "CD-L2", "F1-δ", "F1-2δ", "time (s)"])
     rows = []
-    for name, scan in scenes:
-        unit = scan.normalised()
-        if unit.has_faces:
-            gt = sample_points_for_eval(unit.mesh, 100_000, seed=0)[0]
-            points = sample_surface(unit, 10_000, 1)[0]
-            source = Scan(points=points, mesh=None)
-        else:
-            gt = unit.points
-            pick = np.random.default_rng(1).choice(len(unit), 10_000, replace=False)
-            points = unit.points[pick]
-            source = Scan(points=points)
-            rows.append({"scene": name, "method": "raw 10k input (ceiling)", **score(None, points, gt), "seconds": 0.0})
+    for scene in scenes:
+        if not scene.unit.has_faces:
+            m = reconstruction_metrics(scene.input_points, scene.gt_points)
+            rows.append({"scene": scene.name, "method": "raw 10k input (ceiling)", **{k: m[k] for k in RECONSTRUCTION_KEYS},
+                         "seconds": 0.0})
+        row = evaluate_scene(model, scene, cfg, semantic=False)
+        rows.append({**row, "scene": scene.name, "method": f"{model.__class__.__name__} @ {args.resolution}³"})
         start = time.perf_counter()
-        mesh, rep = reconstruct_with_model(source, model, ExtractJob(resolution=args.resolution), num_input=10_000)
-        seconds = time.perf_counter() - start
-        rows.append({"scene": name, "method": f"{model.__class__.__name__} @ {args.resolution}³",
-                     **score(mesh, None, gt), "seconds": seconds, "queries": rep["extraction"]["queries"]})
-        start = time.perf_counter()
-        rows.append({"scene": name, "method": "screened Poisson (depth 9)", **score(poisson(points), None, gt),
+        metrics, _ = score_mesh(poisson(scene.input_points), scene, cfg)
+        rows.append({"scene": scene.name, "method": "screened Poisson (depth 9)", **metrics,
                      "seconds": time.perf_counter() - start})
-        print(name, [(r["method"], round(r["f1_delta"], 4), round(r["cd_l1"] * 100, 4)) for r in rows[-3:]], flush=True)
+        print(scene.name, [(r["method"], round(r["f1_delta"], 4), round(r["cd_l1"] * 100, 4)) for r in rows[-3:]],
+              flush=True)
     for r in rows:
         table.rows.append([r["scene"], r["method"], f"{r['cd_l1'] * 1e2:.4f}", f"{r['cd_l2'] * 1e4:.4f}",
                            f"{r['f1_delta']:.4f}", f"{r['f1_2delta']:.4f}", f"{r['seconds']:.1f}"])

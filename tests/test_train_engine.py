@@ -105,3 +105,42 @@ def test_ndf_architecture_trains_through_the_same_engine(tmp_path):
     model = from_bundle(bundle)
     assert model.field(torch.rand(100, 3) - 0.5).udf(torch.rand(10, 3) - 0.5).shape == (10,)
 
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_from_its_last_checkpoint_and_finishes(tmp_path):
+    import signal
+    import time
+
+    steps = 12
+    train(tiny(tmp_path, "straight", steps=steps), progress=False)
+    straight = json.loads((tmp_path / "straight" / "rank0.json").read_text())
+    cfg = tiny(tmp_path, "killed", steps=steps)
+    config = tmp_path / "killed.json"
+    config.write_text(json.dumps(cfg.to_json()))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "nir_core.train", str(config)]
+    proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "killed" / "log.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:  # kill mid-run, after a checkpoint and a step past it
+        if log.exists() and len(log.read_text().splitlines()) >= 5:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(log.read_text().splitlines())
+    assert 0 < done < steps, f"the run was not killed mid-way ({done} steps logged)"
+    subprocess.run(command, env=env, cwd=REPO, check=True, capture_output=True, timeout=600)
+    resumed = json.loads((tmp_path / "killed" / "rank0.json").read_text())
+    assert resumed["step"] == steps and resumed["checksum"] == straight["checksum"]
+    assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == list(range(1, steps + 1))
+
+
+def test_learning_rate_is_constant_then_decays_by_cosine():
+    cfg = TrainConfig(steps=100, lr=1e-3, lr_decay_start=60, lr_min=1e-5)
+    assert cfg.lr_at(0) == cfg.lr_at(59) == 1e-3
+    assert cfg.lr_at(80) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert cfg.lr_at(100) == pytest.approx(1e-5)
+    assert all(cfg.lr_at(s) >= cfg.lr_at(s + 1) for s in range(100))
+    assert TrainConfig(steps=100).lr_at(99) == 1e-3

@@ -187,6 +187,15 @@ def nyu40_to_scannet20(nyu40: np.ndarray, tsv: str | Path | None = None) -> np.n
     return out
 
 
+def require_label_set(expected: LabelSet | None, actual: LabelSet | None, where: str | Path) -> None:
+    """Raises when data labelled in ``actual``'s label space meets a model that predicts ``expected``'s
+    (either side None: nothing to compare)."""
+    from ..errors import NIRStudioError
+
+    if expected is not None and actual is not None and actual.name != expected.name:
+        raise NIRStudioError(f"{where}: labels are {actual.name}, the model predicts {expected.name}")
+
+
 def generic_label_set(n: int, name: str = "labels") -> LabelSet:
     """A label set ``class_0 .. class_{n-1}`` for files that carry labels but no class names."""
     return LabelSet(name=name, names=tuple(f"class_{i}" for i in range(n)), colors=palette(n))

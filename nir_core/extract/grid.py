@@ -12,9 +12,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import FieldError
 from .mc_table import CORNER_OFFSETS
 
 SQRT3_2 = float(np.sqrt(3.0) / 2.0)
+
+MAX_BAND_FRACTION = 0.5
+"""A level of 64³ or finer where more than this share of the cells may hold the surface is not a surface's band
+(a surface keeps a few per cent of them): the field is near zero almost everywhere, as an untrained or collapsed
+model is. Refining it would cost a dense grid's queries and memory, so the search stops with an error."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,10 @@ def narrow_band(
     udf_and_grad: when given, used on the last level so the parents' centre values come with gradients
         (the centres are corners of the fine grid, which the extractor then need not query again).
 
+    Raises
+    ------
+    FieldError: the band fills more than ``MAX_BAND_FRACTION`` of a level (no surface to refine towards).
+
     Returns
     -------
     parents: (K, 3) int64 cells at resolution ``grid.resolution // 2`` that passed every level's test (their
@@ -116,6 +126,9 @@ def narrow_band(
         stats.queries += len(cells)
         keep = d <= SQRT3_2 * level.cell_size * band + offset
         stats.levels.append({"resolution": r, "tested": int(len(cells)), "kept": int(keep.sum())})
+        if r >= 64 and not last and keep.sum() > MAX_BAND_FRACTION * r**3:
+            raise FieldError(f"the field is within a cell of its surface in {keep.sum() / r**3:.0%} of the volume at "
+                             f"{r}³: it does not describe a surface (an untrained or collapsed model?)")
         cells = cells[keep]
         if last:
             return cells, stats, (None if g is None else (d[keep], g[keep]))

@@ -67,7 +67,8 @@ def reconstruct_with_model(scan: Scan, model, job: ExtractJob | None = None, num
     field = model.field(torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32)))
     timings["encode"] = time.perf_counter() - start
     start = time.perf_counter()
-    level = float(torch.median(field.udf(torch.from_numpy(points[:2048].astype(np.float32)))))
+    with torch.no_grad():
+        level = float(torch.median(field.udf(torch.from_numpy(points[:2048].astype(np.float32)))))
     # Networks are only roughly 1-Lipschitz: a wider band keeps the coarse-to-fine search from losing surface.
     mesh, stats = udf_marching_cubes(field, cfg=UDFExtractConfig(resolution=job.resolution, offset=level, band=1.5))
     timings["extract"] = time.perf_counter() - start

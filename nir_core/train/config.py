@@ -1,6 +1,7 @@
 """The configuration of a training run: one dataclass tree, serialisable to JSON, with named presets."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
@@ -49,6 +50,11 @@ class TrainConfig:
     """Scenes per step and process."""
     lr: float = 1e-3
     """Adam learning rate (thesis ch. 6)."""
+    lr_decay_start: int = 0
+    """Step from which the learning rate follows a cosine from ``lr`` down to ``lr_min`` at ``steps``
+    (0: constant). A pure function of the step, so a resumed run follows the same schedule."""
+    lr_min: float = 1e-5
+    """Learning rate reached at the last step when ``lr_decay_start`` is set."""
     seed: int = 0
     """Seeds initialisation, batch order and sampling."""
     out: str = "out/train"
@@ -61,6 +67,13 @@ class TrainConfig:
     """Continue from ``out/checkpoint`` when it exists."""
     threads: int = 0
     """torch intra-op threads per process (0: leave torch's default)."""
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate for optimiser step ``step`` (0-based)."""
+        if not self.lr_decay_start or step < self.lr_decay_start or self.steps <= self.lr_decay_start:
+            return self.lr
+        t = min(1.0, (step - self.lr_decay_start) / (self.steps - self.lr_decay_start))
+        return self.lr_min + 0.5 * (self.lr - self.lr_min) * (1.0 + math.cos(math.pi * t))
 
     def to_json(self) -> dict:
         return asdict(self)

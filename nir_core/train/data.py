@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from ..data.ground_truth import MeshField
 from ..data.io import find_scans, load
-from ..data.labels import IGNORE_LABEL, SCANNET20, LabelSet
+from ..data.labels import IGNORE_LABEL, SCANNET20, LabelSet, require_label_set
 from ..data.sampling import SamplingConfig, make_udf_samples
 from ..data.scan import Scan
 from ..errors import NIRStudioError
@@ -97,9 +97,7 @@ class FileSource(SceneSource):
 
     def scene(self, index: int):
         scan = load(self.paths[index])
-        if self.label_set is not None and scan.label_set is not None and scan.label_set.name != self.label_set.name:
-            raise NIRStudioError(f"{self.paths[index]}: labels are {scan.label_set.name}, the model expects "
-                                 f"{self.label_set.name}")
+        require_label_set(self.label_set, scan.label_set, self.paths[index])
         return scan, None, self.paths[index].stem
 
 

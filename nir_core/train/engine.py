@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ..atomic import atomic_write_json
+from ..atomic import atomic_write_bytes, atomic_write_json
 from ..bundle import BundleError, ModelBundle
 from ..data.labels import SCANNET20
 from ..models.registry import build_model, from_bundle, to_bundle
@@ -116,6 +116,17 @@ def _load_checkpoint(out: Path, task: Task, optimizer) -> tuple[int, list[dict]]
     return int(bundle.extra["step"]), list(bundle.extra.get("history", []))
 
 
+def _truncate_log(path: Path, step: int) -> None:
+    """Drops the records of steps after ``step`` (logged by an interrupted run after its last checkpoint), so a
+    resumed run's log holds every step once."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines()
+    keep = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
+    if len(keep) != len(lines):
+        atomic_write_bytes(path, "".join(line + "\n" for line in keep).encode())
+
+
 def _checksum(module: torch.nn.Module) -> str:
     """Digest of the parameters (not the buffers: batch-norm statistics are per process under DDP)."""
     h = hashlib.sha256()
@@ -173,6 +184,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     if env.main:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "config.json", cfg.to_json())
+        _truncate_log(out / "log.jsonl", step)
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.task}", unit="step", disable=not (progress and env.main))
     started = time.time()
     task.train()
@@ -181,12 +193,15 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         data.set_epoch(step)
         batch = _collate([data[int(i)] for i in rng.choice(shard, size=cfg.batch_size, replace=len(shard) < cfg.batch_size)])
         loss, logs = wrapped(batch)
+        lr = cfg.lr_at(step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         step += 1
-        record = {"step": step, "loss": float(loss.detach()), **{k: float(v) for k, v in logs.items()}}
-        bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k != "step"})
+        record = {"step": step, "loss": float(loss.detach()), "lr": lr, **{k: float(v) for k, v in logs.items()}}
+        bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "step"})
         bar.update(1)
         if cfg.val_every and step % cfg.val_every == 0 and env.main:
             record.update(validate(task, val))
@@ -200,7 +215,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     final = validate(task, val) if env.main else {}
     if env.main:
         bundle = to_bundle(task.model, cfg.architecture, model_config,
-                           label_set=SCANNET20.to_json() if task.model.num_classes else None,
+                           label_set=SCANNET20.to_json() if task.spec.needs_labels else None,
                            training={"config": cfg.to_json(), "steps": step, "seconds_this_process":
                                      round(time.time() - started, 1), "final": final, "world_size": env.world})
         bundle.save(out / BUNDLE)

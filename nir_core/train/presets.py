@@ -31,11 +31,13 @@ def _paper(task: str) -> TrainConfig:
 
 
 PRESETS: dict[str, Callable[[], TrainConfig]] = {
-    "pt-geometry": lambda: _cpu("geometry"),
+    # 12,000 steps (~75 min here): constant lr, then a cosine decay over the second half.
+    "pt-geometry": lambda: _cpu("geometry", steps=12_000, lr_decay_start=6000),
     "pt-joint": lambda: _cpu("joint"),
     "pt-frozen": lambda: _cpu("frozen", init_from="out/train/point_udf-geometry/bundle"),
     "pt-unfrozen": lambda: _cpu("unfrozen"),
-    "ndf-geometry": lambda: _cpu("geometry", architecture="ndf"),
+    # ~1 step/s here (64³ voxel grid): 2,500 steps, the second half decaying, fit the same ~45-minute budget.
+    "ndf-geometry": lambda: _cpu("geometry", architecture="ndf", steps=2500, lr_decay_start=1250),
     "pt-geometry-paper": lambda: _paper("geometry"),
     "pt-joint-paper": lambda: _paper("joint"),
 }

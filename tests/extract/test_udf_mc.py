@@ -100,6 +100,18 @@ def test_nan_field_raises_a_clear_error():
         udf_marching_cubes(field, 32)
 
 
+def test_near_zero_field_stops_with_a_clear_error_not_a_dense_grid():
+    class Flat:  # what a collapsed model answers: a tiny constant distance everywhere
+        def udf(self, q):
+            return torch.full((len(q),), 1e-3)
+
+        def udf_and_grad(self, q):
+            return self.udf(q), torch.zeros(len(q), 3)
+
+    with pytest.raises(FieldError, match="does not describe a surface"):
+        udf_marching_cubes(Flat(), 256)
+
+
 def _face_segments(case: int, face: int) -> set[frozenset]:
     """Pairs of crossed edges joined by the case's polygons along one cube face."""
     _, _, _, face_edges = FACES[face]
