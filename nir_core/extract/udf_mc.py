@@ -24,6 +24,7 @@ from scipy.sparse.csgraph import connected_components
 from ..errors import FieldError
 from .cleanup import smooth_boundary
 from .grid import SQRT3_2, Grid, all_cells, narrow_band
+from .holes import fill_holes
 from .mc_table import CORNER_OFFSETS, EDGE_AXIS, EDGE_CORNERS, FACES, triangle_table
 from .query import QueryCounter, evaluate
 
@@ -54,6 +55,11 @@ class UDFExtractConfig:
     between two sheets shows clearly converging ones (close to -2 for sheets across the edge)."""
     cluster_cells: int = 24
     """Largest cluster of inconsistent cells resolved by trying every assignment of its own edges (0: off)."""
+    fill_holes: float = 1.0
+    """Close boundary loops whose minimum-area patch stays within this many cells of the surface (spurious holes
+    where two sheets meet, at creases, along noisy gradients; real openings fail the test). 0 disables it."""
+    max_hole_edges: int = 400
+    """Longest boundary loop considered for closing (the patch search costs O(n³) in its length)."""
     smooth_border: int = 4
     """Rounds of straightening open borders (staircases along cell faces), then projecting them back onto the
     surface; 0 keeps the raw border."""
@@ -85,6 +91,8 @@ class ExtractionStats:
     """Edge decisions changed while resolving small clusters of inconsistent cells."""
     inconsistent_cells: int = 0
     """Cells whose crossings admit no pseudo-sign assignment (left empty)."""
+    holes_filled: int = 0
+    """Boundary loops closed because the field says the surface goes on across them."""
     vertices: int = 0
     faces: int = 0
     seconds: dict = field(default_factory=dict)
@@ -234,7 +242,11 @@ def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtract
 
     faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
     mesh = trimesh.Trimesh(vertices.astype(np.float32), faces, process=False)
-    if cfg.smooth_border and len(faces):
+    if cfg.fill_holes > 0 and len(faces):
+        clock = time.perf_counter()
+        mesh, stats.holes_filled = fill_holes(mesh, udf_only, h, cfg.fill_holes, cfg.offset, cfg.max_hole_edges)
+        stats.seconds["holes"] = round(time.perf_counter() - clock, 4)
+    if cfg.smooth_border and len(mesh.faces):
         clock = time.perf_counter()
         mesh, moved = smooth_boundary(mesh, cfg.smooth_border)
         if len(moved):  # back onto the surface: the straightened border cuts corners of the true one

@@ -45,29 +45,67 @@ class ImplicitModel(nn.Module):
 
 
 class SceneField:
-    """A trained model's UDF (and labels) for one encoded scene, queried in chunks."""
+    """One encoded scene as a :class:`~nir_core.field.Field` (and semantic field) over unit-cube queries.
+
+    The scene is encoded once, without autograd and in eval mode (batch norm uses its running statistics, and
+    querying never updates them; the model's mode is restored). Queries are answered in chunks of ``chunk``, so
+    memory stays at one chunk, autograd graphs included; results come back on the queries' device.
+
+    Parameters
+    ----------
+    model: the network.
+    points: (N, 3) or (1, N, 3) unit-cube points of one scene.
+    chunk: queries per decoder call.
+    """
 
     def __init__(self, model: ImplicitModel, points: Tensor, chunk: int = 65_536):
-        self.model, self.chunk = model, chunk
+        points = torch.as_tensor(points)
+        if points.ndim == 2:
+            points = points.unsqueeze(0)
+        if points.ndim != 3 or points.shape[0] != 1 or points.shape[-1] != 3:
+            raise ValueError(f"a field encodes one scene: points must be (N, 3) or (1, N, 3), got {tuple(points.shape)}")
+        if chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {chunk}")
+        self.model, self.chunk = model, int(chunk)
         self.num_classes = model.num_classes
-        with torch.no_grad():
-            self.encoding = model.encode(torch.as_tensor(points, dtype=torch.float32)[None])
+        param = next(model.parameters())
+        self.device, self.dtype = param.device, param.dtype
+        was_training = model.training
+        try:
+            model.eval()
+            with torch.no_grad():
+                self.encoding = model.encode(points.to(self.device, self.dtype))
+        finally:
+            model.train(was_training)
+
+    def _queries(self, q: Tensor) -> Tensor:
+        q = torch.as_tensor(q)
+        if q.ndim != 2 or q.shape[-1] != 3:
+            raise ValueError(f"queries must be (M, 3), got {tuple(q.shape)}")
+        return q
 
     def _chunks(self, q: Tensor, fn) -> Tensor:
-        q = torch.as_tensor(q, dtype=torch.float32)
-        return torch.cat([fn(q[i:i + self.chunk]) for i in range(0, len(q), self.chunk)]) if len(q) else fn(q)
+        out = [fn(q[i:i + self.chunk].to(self.device, self.dtype)) for i in range(0, len(q), self.chunk)]
+        return (torch.cat(out) if out else fn(q.to(self.device, self.dtype))).to(q.device)
 
     def udf(self, q: Tensor) -> Tensor:
+        """(M, 3) -> (M,) distances."""
+        q = self._queries(q)
         with torch.no_grad():
             return self._chunks(q, lambda c: self.model.udf(self.encoding, c[None])[0])
 
     def udf_and_grad(self, q: Tensor) -> tuple[Tensor, Tensor]:
-        parts = [autograd_udf_and_grad(lambda c: self.model.udf(self.encoding, c[None])[0], q[i:i + self.chunk])
+        """(M, 3) -> detached distances (M,) and spatial gradients (M, 3) by autograd, one chunk's graph at a time."""
+        q = self._queries(q)
+        parts = [autograd_udf_and_grad(lambda c: self.model.udf(self.encoding, c[None])[0],
+                                       q[i:i + self.chunk].to(self.device, self.dtype))
                  for i in range(0, len(q), self.chunk)]
         if not parts:
-            return torch.zeros(0), torch.zeros(0, 3)
-        return torch.cat([d for d, _ in parts]), torch.cat([g for _, g in parts])
+            return q.new_zeros(0), q.new_zeros(0, 3)
+        return torch.cat([d for d, _ in parts]).to(q.device), torch.cat([g for _, g in parts]).to(q.device)
 
     def semantics(self, q: Tensor) -> Tensor:
+        """(M, 3) -> (M, C) class logits."""
+        q = self._queries(q)
         with torch.no_grad():
             return self._chunks(q, lambda c: self.model.semantics(self.encoding, c[None])[0])

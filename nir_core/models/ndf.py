@@ -33,8 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..extract.query import autograd_udf_and_grad
-from .base import ImplicitModel
+from .base import ImplicitModel, SceneField
 
 DEFAULT_QUERY_CHUNK = 16_384
 """Queries decoded at once. The concatenated multi-scale features are ``(chunk, feature_size)`` floats: 16k
@@ -367,86 +366,16 @@ class NDFModel(ImplicitModel):
         """(B, N, 3) point clouds and (B, M, 3) queries -> (B, M) unsigned distances >= 0."""
         return self.decode(self.encode(points), queries)
 
-    def field(self, points: Tensor, batch_size: int = DEFAULT_QUERY_CHUNK) -> NDFField:
-        """The :class:`~nir_core.field.Field` of one scene, encoded once, without autograd and in eval mode.
-
-        Eval mode for the encoding (the model's mode is restored afterwards): batch norm then uses its running
-        statistics instead of one scene's, and querying a field never updates those statistics.
-
-        Parameters
-        ----------
-        points: (N, 3) or (1, N, 3) unit-cube point cloud.
-        batch_size: queries per decoder call.
-        """
-        if points.ndim == 2:
-            points = points.unsqueeze(0)
-        if points.ndim != 3 or points.shape[0] != 1:
-            raise ValueError(f"field() encodes one scene: points must be (N, 3) or (1, N, 3), got {tuple(points.shape)}")
-        was_training = self.training
-        try:
-            self.eval()
-            with torch.no_grad():
-                encoding = self.encode(points)
-        finally:
-            self.train(was_training)
-        return NDFField(self, encoding, batch_size)
+    def field(self, points: Tensor, batch_size: int = DEFAULT_QUERY_CHUNK) -> SceneField:
+        """The :class:`~nir_core.field.Field` of one scene (see :class:`~nir_core.models.base.SceneField`):
+        points (N, 3) or (1, N, 3); ``batch_size`` queries per decoder call."""
+        return SceneField(self, points, batch_size)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
 
-class NDFField:
-    """One encoded scene as a :class:`~nir_core.field.Field` over unit-cube queries.
-
-    Parameters
-    ----------
-    model: the network whose decoder answers the queries.
-    encoding: its :meth:`NDFModel.encode` output for a single scene (batch size 1).
-    batch_size: queries per decoder call; bounds memory, autograd graphs included.
-    """
-
-    def __init__(self, model: NDFModel, encoding: Sequence[Tensor], batch_size: int = DEFAULT_QUERY_CHUNK):
-        if encoding[0].shape[0] != 1:
-            raise ValueError(f"a field holds one scene, got an encoding of batch size {encoding[0].shape[0]}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.model = model
-        self.encoding = [g.detach() for g in encoding]
-        self.batch_size = int(batch_size)
-        self.device = self.encoding[0].device
-
-    def _decode(self, q: Tensor) -> Tensor:
-        """(m, 3) on the encoding's device -> (m,)."""
-        return self.model.decode(self.encoding, q.unsqueeze(0), chunk=self.batch_size)[0]
-
-    def _check(self, q: Tensor) -> None:
-        if q.ndim != 2 or q.shape[-1] != 3:
-            raise ValueError(f"queries must be (M, 3), got {tuple(q.shape)}")
-
-    def udf(self, q: Tensor) -> Tensor:
-        """(M, 3) unit-cube queries -> (M,) distances >= 0, on ``q``'s device; differentiable when autograd is on."""
-        self._check(q)
-        dtype = self.encoding[0].dtype
-        return self._decode(q.to(self.device, dtype)).to(q.device)
-
-    def udf_and_grad(self, q: Tensor) -> tuple[Tensor, Tensor]:
-        """(M, 3) queries -> detached distances (M,) and raw spatial gradients (M, 3), on ``q``'s device.
-
-        Each batch's graph is freed before the next, so memory stays at one batch.
-        """
-        self._check(q)
-        dtype = self.encoding[0].dtype
-        ds, gs = [], []
-        for lo in range(0, q.shape[0], self.batch_size):
-            d, g = autograd_udf_and_grad(self._decode, q[lo:lo + self.batch_size].to(self.device, dtype))
-            ds.append(d)
-            gs.append(g)
-        if not ds:
-            return q.new_zeros(0), q.new_zeros(0, 3)
-        return torch.cat(ds).to(q.device), torch.cat(gs).to(q.device)
-
-
-__all__ = ["NDFConfig", "NDFEncoder", "NDFDecoder", "NDFModel", "NDFField", "voxelize", "sample_grids",
+__all__ = ["NDFConfig", "NDFEncoder", "NDFDecoder", "NDFModel", "voxelize", "sample_grids",
            "to_grid_coords", "axis_offsets", "DEFAULT_QUERY_CHUNK", "NDF_DISPLACEMENT"]
 
 

@@ -1,0 +1,203 @@
+"""Closing the holes an extraction leaves where the field says the surface goes on.
+
+Pseudo-signs cannot be made consistent everywhere: where two sheets cross or touch within a cell, along sharp
+creases, or where the gradients are noisy, marching cubes leaves a hole. Real openings (a sleeve, a scan's
+missing patch) look the same in the mesh, but not in the field: a patch spanning a real opening passes far from
+the surface, one spanning a spurious hole stays on it. So every simple boundary loop is triangulated (minimum
+area, Barequet & Sharir / Liepa) and the patch is kept only when the field is within ``tolerance`` cells of it
+at every triangle's centroid and every new edge's midpoint.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import trimesh
+
+from .analysis import EdgeTable, edge_table
+
+
+def boundary_cycles(faces: np.ndarray, table: EdgeTable | None = None
+                    ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Ordered vertex cycles of the mesh's simple boundary loops.
+
+    Parameters
+    ----------
+    faces: (F, 3) int triangles over shared vertices.
+    table: their :func:`edge_table`, when already computed.
+
+    Returns
+    -------
+    cycles: each an (n,) array of vertex ids in boundary order, n >= 3, every boundary edge in at most one
+        cycle; a loop through a corner shared with another hole is split there.
+    directed: (B, 2) the boundary edges as their face traverses them (for orienting patches).
+    owner: (B,) the face of each boundary edge.
+    """
+    table = table if table is not None else edge_table(faces)
+    half = np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)  # table.half_edge's order
+    on_border = np.nonzero(table.counts[table.half_edge] == 1)[0]
+    directed = half[on_border]
+    if not len(directed):
+        return [], directed, on_border // 3
+    # Split the boundary graph into simple cycles: walk unused edges, and whenever the walk comes back to a vertex
+    # already on its path, the stretch since then is a cycle. Holes touching at a corner come out as two cycles.
+    edges = directed.tolist()
+    incident: dict[int, list[int]] = {}
+    for e, (a, b) in enumerate(edges):
+        incident.setdefault(a, []).append(e)
+        incident.setdefault(b, []).append(e)
+    used = [False] * len(edges)
+    cycles = []
+    for first in range(len(edges)):
+        if used[first]:
+            continue
+        path, where, cur, edge = [edges[first][0]], {edges[first][0]: 0}, edges[first][0], first
+        while edge is not None:
+            used[edge] = True
+            a, b = edges[edge]
+            cur = b if a == cur else a
+            if cur in where:
+                start = where[cur]
+                if len(path) - start >= 3:
+                    cycles.append(np.asarray(path[start:], dtype=np.int64))
+                for v in path[start + 1:]:
+                    del where[v]
+                del path[start + 1:]
+            else:
+                where[cur] = len(path)
+                path.append(cur)
+            edge = next((e for e in incident[cur] if not used[e]), None)
+            while edge is None and len(path) > 1:  # dead end (an odd vertex): back up along the path
+                del where[path.pop()]
+                cur = path[-1]
+                edge = next((e for e in incident[cur] if not used[e]), None)
+    return cycles, directed, on_border // 3
+
+
+def min_area_triangulation(points: np.ndarray, forbidden: np.ndarray | None = None) -> np.ndarray | None:
+    """Triangulation of a closed polygon in 3D with the least total area (dynamic programming over sub-polygons,
+    vectorised over each diagonal length).
+
+    points: (n, 3) the polygon's corners in order, n >= 3.
+    forbidden: optional (n, n) bool, True for corner pairs that must not be joined by a diagonal.
+    Returns (n - 2, 3) corner indices, each triangle ordered along the polygon (i < k < j) so all share the
+    polygon's orientation; None when every triangulation needs a forbidden diagonal.
+    """
+    n = len(points)
+    cost = np.zeros((n, n))
+    blocked = np.zeros((n, n), dtype=bool) if forbidden is None else forbidden.copy()
+    blocked[0, n - 1] = False  # the closing side is an edge of the polygon, not a diagonal
+    split = np.zeros((n, n), dtype=np.int64)
+    for length in range(2, n):
+        i = np.arange(n - length)
+        j = i + length
+        k = i[:, None] + np.arange(1, length)[None, :]
+        a = points[k] - points[i][:, None]
+        b = points[j][:, None] - points[i][:, None]
+        area = 0.5 * np.linalg.norm(np.cross(a, b), axis=-1)
+        total = cost[i[:, None], k] + cost[k, j[:, None]] + area
+        best = total.argmin(axis=1)
+        cost[i, j] = np.where(blocked[i, j], np.inf, total[np.arange(len(i)), best])
+        split[i, j] = k[np.arange(len(i)), best]
+    if not np.isfinite(cost[0, n - 1]):
+        return None
+    triangles, stack = [], [(0, n - 1)]
+    while stack:
+        i, j = stack.pop()
+        if j - i < 2:
+            continue
+        k = int(split[i, j])
+        triangles.append((i, k, j))
+        stack += [(i, k), (k, j)]
+    return np.asarray(triangles, dtype=np.int64)
+
+
+def _agreement(vertices: np.ndarray, faces: np.ndarray, cycle: np.ndarray, local: np.ndarray,
+               beside: dict[tuple[int, int], int]) -> float:
+    """Mean cosine between each loop side's patch triangle and the face beside that side, both oriented to agree
+    along the side. About 1 when the patch continues the surface across a hole, about -1 when it folds back over
+    the mesh (the cap of an open sheet's outer border lies on the same surface as the sheet)."""
+    n = len(cycle)
+    side_triangle = np.full(n, -1)
+    a, b, c = local.T
+    side_triangle[a[b == a + 1]] = np.nonzero(b == a + 1)[0]
+    side_triangle[b[c == b + 1]] = np.nonzero(c == b + 1)[0]
+    side_triangle[n - 1] = np.nonzero((a == 0) & (c == n - 1))[0][0]
+    p = vertices[cycle[local]]
+    patch_normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])[side_triangle]  # runs every side c[i] -> c[i+1]
+    cosines = []
+    for i in range(n):
+        u, v = int(cycle[i]), int(cycle[(i + 1) % n])
+        face, same_way = (beside[(u, v)], True) if (u, v) in beside else (beside.get((v, u)), False)
+        if face is None:
+            continue
+        q = vertices[faces[face]]
+        normal = np.cross(q[1] - q[0], q[2] - q[0])
+        norm = np.linalg.norm(normal) * np.linalg.norm(patch_normal[i])
+        if norm > 0:  # a face running the side the same way as the patch is oriented against it: flip it
+            cosines.append((-1.0 if same_way else 1.0) * float(normal @ patch_normal[i]) / norm)
+    return float(np.mean(cosines)) if cosines else 0.0
+
+
+def fill_holes(mesh: trimesh.Trimesh, udf: Callable[[np.ndarray], np.ndarray], cell: float,
+               tolerance: float = 1.0, offset: float = 0.0, max_edges: int = 400) -> tuple[trimesh.Trimesh, int]:
+    """Closes the boundary loops whose minimum-area patch lies on the field's surface.
+
+    Parameters
+    ----------
+    mesh: extracted mesh with shared vertices.
+    udf: (M, 3) float32 points -> (M,) distances (one batched call for all candidate patches).
+    cell: grid cell size; ``tolerance`` is counted in cells.
+    tolerance: largest distance (beyond ``offset``) from a patch sample to the surface for the patch to be kept.
+    offset: the field's value on its surface.
+    max_edges: longer loops are left open (the triangulation costs O(n³)); real openings are long anyway.
+
+    Returns
+    -------
+    The mesh with the kept patches added (same vertices), and how many loops were closed.
+    """
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    if not len(faces):
+        return mesh, 0
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    table = edge_table(faces)
+    cycles, directed, owner_face = boundary_cycles(faces, table)
+    beside = {(int(a), int(b)): int(f) for (a, b), f in zip(directed, owner_face)}
+    n_key = int(faces.max()) + 1
+    existing_keys = table.edges[:, 0] * n_key + table.edges[:, 1]  # sorted: edge_table's edges come from np.unique
+    patches, samples, owner = [], [], []
+    for cycle in cycles:
+        if len(cycle) > max_edges:
+            continue
+        # Pairs of the loop already joined by a mesh edge must not become diagonals (non-manifold edges).
+        pair_keys = np.minimum.outer(cycle, cycle) * n_key + np.maximum.outer(cycle, cycle)
+        slot = np.minimum(np.searchsorted(existing_keys, pair_keys), len(existing_keys) - 1)
+        local = min_area_triangulation(vertices[cycle], existing_keys[slot] == pair_keys)
+        if local is None:
+            continue
+        corners = vertices[cycle[local]]
+        probes = [corners.mean(axis=1)]
+        steps = (local[:, [1, 2, 2]] - local[:, [0, 1, 0]]) % len(cycle)  # edges (i, k), (k, j), (i, j)
+        for e, (p, q) in enumerate(((0, 1), (1, 2), (0, 2))):  # midpoints of the new (diagonal) edges only
+            diagonal = (steps[:, e] != 1) & (steps[:, e] != len(cycle) - 1)
+            probes.append(0.5 * (corners[diagonal, p] + corners[diagonal, q]))
+        tri = cycle[local]
+        agreement = _agreement(vertices, faces, cycle, local, beside)
+        if agreement <= 0:
+            continue  # the patch folds back over the faces around the loop: an outer border, not a hole
+        if sum((int(a), int(b)) in beside for a, b in zip(cycle, np.roll(cycle, -1))) * 2 > len(cycle):
+            tri = tri[:, ::-1]  # the faces beside the loop run it c[i] -> c[i+1]: the patch runs it back
+        probes = np.concatenate(probes)
+        patches.append(tri)
+        samples.append(probes)
+        owner.append(np.full(len(probes), len(patches) - 1))
+    if not patches:
+        return mesh, 0
+    d = np.asarray(udf(np.concatenate(samples).astype(np.float32)), dtype=np.float64) - offset
+    worst = np.full(len(patches), -np.inf)
+    np.maximum.at(worst, np.concatenate(owner), d)
+    keep = [p for p, w in zip(patches, worst) if w <= tolerance * cell]
+    if not keep:
+        return mesh, 0
+    out = trimesh.Trimesh(vertices, np.concatenate([faces, *keep]), process=False)
+    return out, len(keep)
