@@ -8,7 +8,9 @@ agree about it: no cracks. A cell whose crossed edges admit a sign assignment of
 even number of times) gets those pseudo-signs and is triangulated by :mod:`.mc_table`; a cell that admits none
 (the surface ends inside it, or a gradient is unreliable) is left empty. Vertices sit where the pseudo-signed
 values ``+d_low`` and ``-d_high`` interpolate to zero, are welded across cells through their edge, and can be
-projected onto the surface with one more query (``x - d(x) grad d(x)``).
+projected onto the surface with one more query (``x - d(x) grad d(x)``). Holes left by inconsistent cells are
+closed where the field says the surface goes on (:mod:`.holes`); on coarse grids the triangles are subdivided
+onto the surface (:mod:`.refine`).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from .grid import SQRT3_2, Grid, all_cells, narrow_band
 from .holes import fill_holes
 from .mc_table import CORNER_OFFSETS, EDGE_AXIS, EDGE_CORNERS, FACES, triangle_table
 from .query import QueryCounter, evaluate
+from .refine import subdivide_onto_surface
 
 
 @dataclass
@@ -63,6 +66,10 @@ class UDFExtractConfig:
     smooth_border: int = 4
     """Rounds of straightening open borders (staircases along cell faces), then projecting them back onto the
     surface; 0 keeps the raw border."""
+    subdivide: int | None = None
+    """Rounds of 1-to-4 subdivision with the new vertices projected onto the surface (one query per edge). None:
+    one round below 256³, where flat triangles visibly cut the curved surface, none from 256³ on, where they are
+    already finer than the reconstruction metrics see and the queries would exceed the surface band's."""
     repair_iterations: int = 3
     """Rounds of flipping edge decisions that contradict the faces around them (0 disables the repair)."""
     project: str = "closest"
@@ -257,6 +264,11 @@ def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtract
             v[moved] -= np.clip(dv - cfg.offset, 0.0, h)[:, None] * direction
             mesh.vertices = v
         stats.seconds["border"] = round(time.perf_counter() - clock, 4)
+    rounds = cfg.subdivide if cfg.subdivide is not None else int(cfg.resolution < 256)
+    for _ in range(rounds if len(mesh.faces) else 0):
+        clock = time.perf_counter()
+        mesh = subdivide_onto_surface(mesh, udf_and_grad, 0.5 * h, cfg.offset)
+        stats.seconds["subdivide"] = round(stats.seconds.get("subdivide", 0.0) + time.perf_counter() - clock, 4)
     stats.queries = counter.queries
     stats.dense_fraction = counter.fraction_of_grid(cfg.resolution)
     stats.vertices, stats.faces = int(len(mesh.vertices)), int(len(mesh.faces))

@@ -6,6 +6,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
+import trimesh
 
 from nir_core.errors import FieldError
 from nir_core.extract.mc_table import EDGE_CORNERS, FACES, _case_loops, triangle_table
@@ -72,6 +73,18 @@ def test_open_square_area_boundary_and_plane():
     length = np.linalg.norm(mesh.vertices[border[:, 0]] - mesh.vertices[border[:, 1]], axis=1).sum()
     assert length == pytest.approx(2.0, rel=0.15)  # the square's perimeter, not two sheets' (4.0)
     assert len(mesh.split(only_watertight=False)) == 1
+
+
+def test_subdivision_onto_the_surface_brings_the_triangles_closer_to_it():
+    def mean_error(mesh):
+        points = trimesh.sample.sample_surface(mesh, 20_000, seed=0)[0]
+        return np.abs(np.linalg.norm(points, axis=1) - 0.3).mean()
+
+    flat, _ = udf_marching_cubes(sphere(0.3), 32, subdivide=0)
+    fine, stats = udf_marching_cubes(sphere(0.3), 32)  # below 256³: one round by default
+    assert len(fine.faces) == 4 * len(flat.faces) and "subdivide" in stats.seconds
+    assert mean_error(fine) < mean_error(flat) / 2.5
+    assert fine.is_watertight
 
 
 def test_finer_grids_query_a_smaller_share_of_the_dense_grid():
