@@ -144,3 +144,28 @@ def test_learning_rate_is_constant_then_decays_by_cosine():
     assert cfg.lr_at(100) == pytest.approx(1e-5)
     assert all(cfg.lr_at(s) >= cfg.lr_at(s + 1) for s in range(100))
     assert TrainConfig(steps=100).lr_at(99) == 1e-3
+
+
+def test_context_task_trains_only_the_contextualiser_and_the_semantic_head(tmp_path):
+    geometry = train(tiny(tmp_path, "geo"), progress=False)
+    before = ModelBundle.load(geometry).state
+    cfg = tiny(tmp_path, "context", task="context", init_from=str(geometry))
+    cfg.model = {"context": {"channels": [8, 16], "blocks": [1, 1], "context_features": 2,
+                             "network": {"k": 8, "k_first": 4, "share_planes": 4}}}
+    bundle = ModelBundle.load(train(cfg, progress=False))
+    after = bundle.state
+    assert bundle.model_config["context"]["context_features"] == 2 and bundle.label_set["name"] == "scannet20"
+    frozen = [k for k in before if k.startswith(("parts.encoder.", "parts.udf."))]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
+    assert any(k.startswith("parts.context.") for k in after)
+    log = [json.loads(line) for line in (tmp_path / "context" / "log.jsonl").read_text().splitlines()]
+    assert all("ce" in r and "udf_l1" not in r for r in log)
+    model = from_bundle(bundle)
+    field = model.field(torch.rand(300, 3) - 0.5)
+    assert field.semantics(torch.rand(5, 3) - 0.5).shape == (5, 20)
+
+
+def test_context_task_without_a_contextualiser_fails_clearly(tmp_path):
+    geometry = train(tiny(tmp_path, "geo"), progress=False)
+    with pytest.raises(ValueError, match="needs a model with a contextualiser"):
+        train(tiny(tmp_path, "ctx", task="context", init_from=str(geometry)), progress=False)

@@ -12,6 +12,7 @@ from typing import NamedTuple
 from torch import Tensor, nn
 
 from .base import ImplicitModel
+from .contextualiser import Contextualiser, ContextualiserConfig
 from .decoders import SemanticDecoder, SemanticDecoderConfig, UDFDecoder, UDFDecoderConfig
 from .point_transformer import PointTransformerConfig, PointTransformerUNet
 
@@ -27,7 +28,9 @@ class PointUDFConfig:
     num_classes: int = 20
     """Semantic classes (ScanNet-20); 0 builds no semantic head."""
     semantic: SemanticDecoderConfig = field(default_factory=SemanticDecoderConfig)
-    """The semantic head (``in_features`` and ``num_classes`` are set from the above)."""
+    """The semantic head (``in_features``, ``context_features`` and ``num_classes`` are set from the others)."""
+    context: ContextualiserConfig | None = None
+    """The contextualiser whose features the semantic head also reads (thesis ch. 6 §3.2), or None."""
 
     def __post_init__(self):
         if isinstance(self.encoder, dict):
@@ -36,6 +39,9 @@ class PointUDFConfig:
             self.udf = UDFDecoderConfig(**self.udf)
         if isinstance(self.semantic, dict):
             self.semantic = SemanticDecoderConfig(**self.semantic)
+        if isinstance(self.context, dict):
+            self.context = ContextualiserConfig.from_json(self.context)
+        self.semantic.context_features = self.context.context_features if self.context else 0
         self.udf.in_features = self.encoder.out_features
         self.semantic.in_features = self.encoder.out_features
         if self.num_classes:
@@ -43,7 +49,7 @@ class PointUDFConfig:
 
     def to_json(self) -> dict:
         return {"encoder": self.encoder.to_json(), "udf": self.udf.to_json(), "num_classes": self.num_classes,
-                "semantic": self.semantic.to_json()}
+                "semantic": self.semantic.to_json(), "context": self.context.to_json() if self.context else None}
 
     @classmethod
     def from_json(cls, d: dict) -> PointUDFConfig:
@@ -55,6 +61,8 @@ class Encoding(NamedTuple):
     """(B, N, 3) the encoded points."""
     features: Tensor
     """(B, N, C) their encodings E_g."""
+    context: Tensor | None = None
+    """(B, N, l) context features f_ctx(E_g) when the model has a contextualiser."""
 
 
 class PointUDFModel(ImplicitModel):
@@ -66,6 +74,8 @@ class PointUDFModel(ImplicitModel):
         parts = {"encoder": PointTransformerUNet(self.cfg.encoder), "udf": UDFDecoder(self.cfg.udf)}
         if self.cfg.num_classes:
             parts["semantic"] = SemanticDecoder(self.cfg.semantic)
+            if self.cfg.context is not None:
+                parts["context"] = Contextualiser(self.cfg.context, self.cfg.encoder.out_features)
         self.parts = nn.ModuleDict(parts)
         self.num_classes = self.cfg.num_classes
 
@@ -73,15 +83,26 @@ class PointUDFModel(ImplicitModel):
         return self.cfg.to_json()
 
     def encode(self, points: Tensor) -> Encoding:
+        """points (B, N, 3) -> their encodings E_g (and context features when the model has a contextualiser)."""
+        return self.contextualise(self.encode_geometry(points))
+
+    def encode_geometry(self, points: Tensor) -> Encoding:
+        """points (B, N, 3) -> their encodings E_g alone."""
         return Encoding(points, self.parts["encoder"](points))
+
+    def contextualise(self, encoding: Encoding) -> Encoding:
+        """Adds the contextualiser's features to an encoding (unchanged without a contextualiser)."""
+        if "context" not in self.parts:
+            return encoding
+        return encoding._replace(context=self.parts["context"](encoding.points, encoding.features))
 
     def udf(self, encoding: Encoding, queries: Tensor) -> Tensor:
         return self.parts["udf"](queries, encoding.points, encoding.features)
 
-    def semantics(self, encoding: Encoding, queries: Tensor, context: Tensor | None = None) -> Tensor:
+    def semantics(self, encoding: Encoding, queries: Tensor) -> Tensor:
         if "semantic" not in self.parts:
             raise NotImplementedError("this model was built without a semantic head (num_classes=0)")
-        return self.parts["semantic"](queries, encoding.points, encoding.features, context=context)
+        return self.parts["semantic"](queries, encoding.points, encoding.features, context=encoding.context)
 
 
 def build(config: dict) -> PointUDFModel:

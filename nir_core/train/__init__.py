@@ -1,4 +1,5 @@
 """One training engine for every task and architecture (:func:`train`), its configs and its data."""
+from . import context_task  # noqa: E402,F401  (registers the "context" task)
 from .config import DataConfig, TrainConfig, apply_overrides
 from .data import FileSource, SceneSamplingConfig, SyntheticRoomSource, UDFSceneDataset
 from .engine import train, validate

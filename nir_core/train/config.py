@@ -41,7 +41,9 @@ class TrainConfig:
     model: dict = field(default_factory=dict)
     """The architecture's config as JSON (its defaults when empty)."""
     init_from: str | None = None
-    """A bundle whose weights initialise the model (required by ``frozen``; optional otherwise)."""
+    """A bundle whose weights initialise the model (required by ``frozen`` and ``context``). With ``model`` set
+    too, the bundle's architecture is changed by those settings (e.g. ``{"context": {}}`` adds a contextualiser)
+    and every weight whose name and shape still match is loaded."""
     data: DataConfig = field(default_factory=DataConfig)
     """Scenes."""
     steps: int = 2000

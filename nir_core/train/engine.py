@@ -75,12 +75,31 @@ def _model(cfg: TrainConfig):
         if bundle.architecture != cfg.architecture:
             raise BundleError(cfg.init_from, f"holds a {bundle.architecture!r} model; this run trains "
                                              f"{cfg.architecture!r}")
-        model = from_bundle(bundle, source=cfg.init_from)
-        return model.train(), bundle.model_config
+        if not cfg.model:
+            return from_bundle(bundle, source=cfg.init_from).train(), bundle.model_config
+        # The bundle's architecture with this run's changes (e.g. a contextualiser added): every weight whose
+        # name and shape still match is loaded; the rest start fresh.
+        model_config = _merged(bundle.model_config, cfg.model)
+        model = build_model(cfg.architecture, model_config)
+        own = model.state_dict()
+        matching = {k: v for k, v in bundle.state.items() if k in own and own[k].shape == v.shape}
+        model.load_state_dict(matching, strict=False)
+        fresh = sorted({k.split(".")[1] for k in own if k not in matching and k.startswith("parts.")})
+        if fresh:
+            print(f"initialised from {cfg.init_from}; new or resized parts start fresh: {', '.join(fresh)}")
+        return model.train(), getattr(model, "config_json", lambda: model_config)()
     if cfg.task == "frozen":
         raise ValueError("task 'frozen' needs init_from: the geometry bundle whose encoder it keeps")
     model = build_model(cfg.architecture, cfg.model)
     return model, cfg.model or getattr(model, "config_json", lambda: {})()
+
+
+def _merged(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` applied recursively (nested dicts merged, other values replaced)."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def _save_checkpoint(out: Path, task: Task, model_config: dict, cfg: TrainConfig, optimizer, step: int,

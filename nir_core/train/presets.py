@@ -37,6 +37,8 @@ PRESETS: dict[str, Callable[[], TrainConfig]] = {
     "pt-frozen": lambda: _cpu("frozen", init_from="out/train/point_udf-geometry/bundle"),
     "pt-unfrozen": lambda: _cpu("unfrozen"),
     # ~1 step/s here (64³ voxel grid): 2,500 steps, the second half decaying, fit the same ~45-minute budget.
+    # Contextualiser + semantic head on the frozen default geometry bundle (thesis ch. 6 §3.2).
+    "pt-context": lambda: _cpu("context", init_from="assets/models/pt-geometry", model={"context": {}}),
     "ndf-geometry": lambda: _cpu("geometry", architecture="ndf", steps=2500, lr_decay_start=1250),
     "pt-geometry-paper": lambda: _paper("geometry"),
     "pt-joint-paper": lambda: _paper("joint"),
