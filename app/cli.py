@@ -176,29 +176,46 @@ def reconstruct(
     output: Path = typer.Option(..., "--out", "-o", help="Mesh to write (.ply, .obj, .glb, .off, .stl)."),
     model: Path = typer.Option(..., "--model", help="Trained bundle folder (nir-studio train writes out/.../bundle)."),
     resolution: int = typer.Option(256, help="Cells per axis over the unit cube."),
+    labels: bool | None = typer.Option(None, "--labels/--no-labels",
+                                       help="Label the mesh with the semantic head (default: when the bundle labels)."),
     report: Path | None = typer.Option(None, help="Also write a JSON report here."),
 ):
-    """Reconstruct a scan with a trained model: encode, mesh the predicted UDF, map back to the input's frame."""
+    """Reconstruct a scan with a trained model: encode, mesh the predicted UDF, map back to the input's frame; with
+    labels, every vertex gets a class (PLY ``label`` property, GLB / PLY vertex colours from the class palette)."""
     import numpy as np
 
     from nir_core.atomic import atomic_write_json
+    from nir_core.bundle import ModelBundle
     from nir_core.data.io import load, save_scan
+    from nir_core.data.labels import LabelSet
     from nir_core.data.scan import Scan
+    from nir_core.errors import NIRStudioError
     from nir_core.extract.pipeline import ExtractJob, reconstruct_with_model
     from nir_core.models.registry import from_bundle
 
     if output.suffix.lower() not in (".ply", ".obj", ".glb", ".off", ".stl"):
         raise typer.BadParameter(f"{output}: write .ply, .obj, .glb, .off or .stl", param_hint="--out")
-    net = from_bundle(model)
+    bundle = ModelBundle.load(model)
+    label_set = LabelSet.from_json(bundle.label_set) if bundle.label_set else None
+    if labels and label_set is None:
+        raise NIRStudioError(f"{model}: this bundle has no trained semantic head, so it cannot label (use a joint "
+                             "or context bundle, or drop --labels)")
+    labels = label_set is not None if labels is None else labels
+    net = from_bundle(bundle, source=model)
     scan = load(input_path)
     with err.status(f"reconstructing {input_path.name} at {resolution}³"):
-        mesh, rep = reconstruct_with_model(scan, net, ExtractJob(resolution=resolution))
-    save_scan(Scan(points=np.asarray(mesh.vertices, np.float32), mesh=mesh), output)
+        mesh, rep = reconstruct_with_model(scan, net, ExtractJob(resolution=resolution), labels=labels,
+                                           label_set=label_set)
+    vertex_labels = mesh.vertex_attributes.get("label") if labels else None
+    save_scan(Scan(points=np.asarray(mesh.vertices, np.float32), mesh=mesh, labels=vertex_labels,
+                   label_set=label_set if labels else None,
+                   colors=label_set.colorize(vertex_labels) if labels else None), output)
     rep["input"], rep["output"], rep["model"] = str(input_path), str(output), str(model)
     if report is not None:
         atomic_write_json(report, rep)
     stats = rep["mesh_unit_cube"]
-    out.print(f"wrote {output}: {stats['faces']:,} faces, {stats['components']} piece(s), "
+    legend = f", {len(rep['legend'])} classes" if labels else ""
+    out.print(f"wrote {output}: {stats['faces']:,} faces, {stats['components']} piece(s){legend}, "
               f"{sum(rep['timings_s'].values()):.1f} s")
 
 

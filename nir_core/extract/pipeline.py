@@ -13,6 +13,7 @@ import trimesh
 
 from ..data.ground_truth import field_from_scan
 from ..data.scan import Scan
+from ..errors import NIRStudioError
 from .analysis import mesh_stats
 from .baselines import epsilon_level_set
 from .cleanup import orient_components, remove_small_components
@@ -47,17 +48,23 @@ class ExtractJob:
 
 
 def reconstruct_with_model(scan: Scan, model, job: ExtractJob | None = None, num_input: int = 10_240,
-                           seed: int = 0) -> tuple[trimesh.Trimesh, dict]:
-    """Scan -> trained encoder -> UDF -> mesh, in the scan's own coordinates.
+                           seed: int = 0, labels: bool = False, label_set=None) -> tuple[trimesh.Trimesh, dict]:
+    """Scan -> trained encoder -> UDF -> mesh, in the scan's own coordinates (optionally labelled).
 
     ``num_input`` points are drawn from the scan (area-uniform on a mesh, a random subset of a point scan) and
     encoded once; the extractor then queries the model's field. A network's UDF rarely reaches 0 on the
     surface, so the surface level is taken as the median predicted distance at the input points themselves.
+
+    With ``labels`` the semantic head labels every mesh vertex: the mesh then carries
+    ``vertex_attributes["label"]`` (V,) int64 and vertex colours from ``label_set``'s palette, and the report a
+    legend and label histograms of the vertices and of the encoded input points.
     """
     import torch
 
     from ..data.sampling import sample_surface
 
+    if labels and not getattr(model, "num_classes", 0):
+        raise NIRStudioError("this model has no semantic head: it cannot label (train a joint or context bundle)")
     job = job or ExtractJob()
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -72,7 +79,33 @@ def reconstruct_with_model(scan: Scan, model, job: ExtractJob | None = None, num
     # Networks are only roughly 1-Lipschitz: a wider band keeps the coarse-to-fine search from losing surface.
     mesh, stats = udf_marching_cubes(field, cfg=UDFExtractConfig(resolution=job.resolution, offset=level, band=1.5))
     timings["extract"] = time.perf_counter() - start
-    return _finish(mesh, unit, job, timings, {"surface_level": level, "extraction": stats.to_json(), "notes": []})
+    mesh, report = _finish(mesh, unit, job, timings, {"surface_level": level, "extraction": stats.to_json(),
+                                                     "notes": []})
+    if labels:
+        start = time.perf_counter()
+        unit_vertices = unit.normalisation.apply(np.asarray(mesh.vertices, np.float64))
+        vertex_labels = _labels(field, unit_vertices)
+        point_labels = _labels(field, points)
+        mesh.vertex_attributes["label"] = vertex_labels
+        if label_set is not None:
+            mesh.visual.vertex_colors = np.concatenate(
+                [label_set.colorize(vertex_labels), np.full((len(vertex_labels), 1), 255, np.uint8)], axis=1)
+            present = sorted(set(vertex_labels.tolist()) | set(point_labels.tolist()))
+            report["legend"] = {label_set.names[i]: "#" + bytes(label_set.colors[i].astype(np.uint8)).hex()
+                                for i in present}
+            report["label_histogram"] = {"mesh_vertices": label_set.histogram(vertex_labels),
+                                         "input_points": label_set.histogram(point_labels)}
+        report["timings_s"]["label"] = round(time.perf_counter() - start, 4)
+    return mesh, report
+
+
+def _labels(field, points: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """(N, 3) unit-cube points -> (N,) int64 argmax of the field's semantic scores."""
+    import torch
+
+    out = [field.semantics(torch.from_numpy(np.ascontiguousarray(points[i:i + chunk], np.float32))).argmax(-1)
+           for i in range(0, len(points), chunk)]
+    return torch.cat(out).numpy().astype(np.int64) if out else np.zeros(0, np.int64)
 
 
 def _finish(mesh: trimesh.Trimesh, unit: Scan, job: ExtractJob, timings: dict, report: dict

@@ -90,3 +90,33 @@ def test_bad_model_inputs_give_one_clear_line(capsys, tmp_path, labelled_bundle)
         assert message in err and "Traceback" not in err, (args, err)
         assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "a.ply").exists() and not (tmp_path / "b.ply").exists()
+
+
+def test_reconstruct_asked_for_labels_by_a_geometry_bundle_fails_clearly(capsys, tmp_path):
+    out = tmp_path / "room.ply"
+    code, _, err = run(capsys, "reconstruct", str(SAMPLE), "--model", str(BUNDLE), "--out", str(out), "--labels")
+    assert code == 2 and "no trained semantic head" in err and not out.exists()
+
+
+def test_labelled_reconstruction_writes_a_ply_with_labels_and_a_coloured_glb(tmp_path):
+    from nir_core.data.io import load, save_scan
+    from nir_core.data.labels import SCANNET20
+    from nir_core.data.scan import Scan
+    from nir_core.extract.pipeline import ExtractJob, reconstruct_with_model
+    from nir_core.models.registry import from_bundle
+
+    model = from_bundle(BUNDLE)  # its semantic head is untrained: labels are arbitrary, the plumbing is real
+    mesh, rep = reconstruct_with_model(load(SAMPLE), model, ExtractJob(resolution=32), labels=True,
+                                       label_set=SCANNET20)
+    labels = mesh.vertex_attributes["label"]
+    assert labels.shape == (len(mesh.vertices),) and labels.min() >= 0 and labels.max() < 20
+    assert set(rep["legend"]) <= set(SCANNET20.names) and all(c.startswith("#") for c in rep["legend"].values())
+    assert sum(rep["label_histogram"]["mesh_vertices"].values()) == len(labels)
+    scan = Scan(points=mesh.vertices.astype("float32"), mesh=mesh, labels=labels, label_set=SCANNET20,
+                colors=SCANNET20.colorize(labels))
+    ply, glb = save_scan(scan, tmp_path / "room.ply"), save_scan(scan, tmp_path / "room.glb")
+    back = load(ply)
+    assert (back.labels == labels).all() and back.label_set.name == "scannet20"
+    coloured = trimesh.load(glb, force="mesh", process=False)
+    assert coloured.visual.kind == "vertex" and len(coloured.vertices) == len(mesh.vertices)
+    assert (coloured.visual.vertex_colors[:, :3] == SCANNET20.colorize(labels)).all()

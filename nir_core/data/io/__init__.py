@@ -101,7 +101,8 @@ def save_scan(scan: Scan, path: str | Path) -> Path:
 
     ``.ply``: points (or the mesh with faces) with colours, normals and a ``label`` property, the label set in
     a header comment; ``.npz``: arrays ``points``, ``colors``, ``normals``, ``labels`` and ``label_set`` (JSON);
-    ``.obj`` / ``.off`` / ``.stl`` / ``.glb``: the mesh (requires faces).
+    ``.obj`` / ``.off`` / ``.stl`` / ``.glb``: the mesh (requires faces), with ``colors`` as vertex colours
+    where the format has them (GLB: what web viewers show).
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -126,7 +127,12 @@ def save_scan(scan: Scan, path: str | Path) -> Path:
     if ext in (".obj", ".off", ".stl", ".glb"):
         if not scan.has_faces:
             raise ValueError(f"{path}: {ext} needs a mesh with faces")
-        data = scan.mesh.export(file_type=ext[1:])
+        mesh = scan.mesh.copy()
+        mesh.vertex_attributes = {}  # e.g. int64 labels: not a glTF / OBJ vertex attribute (the PLY keeps them)
+        if scan.colors is not None and len(scan.colors) == len(mesh.vertices):
+            mesh.visual.vertex_colors = np.concatenate(
+                [np.asarray(scan.colors, np.uint8), np.full((len(scan.colors), 1), 255, np.uint8)], axis=1)
+        data = mesh.export(file_type=ext[1:])
         atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
         return path
     raise ValueError(f"{path}: cannot write {ext!r}; use .ply, .npz, .obj, .off, .stl or .glb")
