@@ -306,6 +306,45 @@ def train(
     out.print(f"bundle written to {bundle}")
 
 
+@app.command("finetune-context", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def finetune_context(
+    ctx: typer.Context,
+    bundle: Path = typer.Argument(..., help="Geometry-only bundle whose encoder stays frozen."),
+    data: list[Path] = typer.Argument(..., help="Labelled scans (files or folders) in the bundle's label set."),
+    run_dir: Path = typer.Option(..., "--out", help="Run folder (checkpoint/, bundle/, log.jsonl); re-run to resume."),
+    val: list[Path] | None = typer.Option(None, help="Labelled scans for validation (default: generated rooms)."),
+    steps: int = typer.Option(1000, help="Optimiser steps."),
+):
+    """Train only a contextualiser and a semantic head on your own small labelled set, on top of a frozen geometry
+    bundle (thesis ch. 6: the encoder and its training data stay untouched). Extra KEY=VALUE arguments override the
+    pt-context preset (e.g. model.context.context_features=2)."""
+    from nir_core.bundle import BundleError, ModelBundle
+    from nir_core.data.labels import SCANNET20
+    from nir_core.train import FileSource, apply_overrides
+    from nir_core.train import train as run
+    from nir_core.train.presets import preset
+
+    # Typer hands KEY=VALUE words after the variadic DATA to DATA: split them back out.
+    is_override = ["=" in str(p) and not p.exists() for p in data]
+    overrides = [str(p) for p, o in zip(data, is_override) if o] + list(ctx.args)
+    data = [p for p, o in zip(data, is_override) if not o]
+    source = ModelBundle.load(bundle)
+    if source.architecture != "point_udf":
+        raise BundleError(bundle, f"holds a {source.architecture!r} model; the contextualiser builds on a "
+                                  "'point_udf' (Point Transformer) bundle")
+    for paths in (data, val or []):
+        if paths:
+            FileSource(list(paths), label_set=SCANNET20).check_all()
+    try:
+        cfg = apply_overrides(preset("pt-context"), overrides)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    cfg.init_from, cfg.out, cfg.steps = str(bundle), str(run_dir), steps
+    cfg.data.source, cfg.data.paths = "files", [str(p) for p in data]
+    cfg.data.val_paths = [str(p) for p in val or []]
+    out.print(f"bundle written to {run(cfg)}")
+
+
 @app.command()
 def demo(
     out_dir: Path = typer.Option(Path("out/demo"), "--out", "-o", help="Output folder."),

@@ -83,6 +83,7 @@ class FileSource(SceneSource):
     paths: list[Path]
     """The inputs (expanded to one path per scan)."""
     label_set: LabelSet | None = field(default=None, repr=False)
+    """The label space the model predicts; when set, every scan must carry labels in it."""
 
     def __post_init__(self):
         expanded: list[Path] = []
@@ -97,8 +98,21 @@ class FileSource(SceneSource):
 
     def scene(self, index: int):
         scan = load(self.paths[index])
-        require_label_set(self.label_set, scan.label_set, self.paths[index])
+        self._check(scan, self.paths[index])
         return scan, None, self.paths[index].stem
+
+    def _check(self, scan: Scan, path: Path) -> None:
+        if self.label_set is None:
+            return
+        if scan.labels is None or not (np.asarray(scan.labels) >= 0).any():
+            raise NIRStudioError(f"{path}: has no labels; training semantics needs scans labelled in "
+                                 f"{self.label_set.name}")
+        require_label_set(self.label_set, scan.label_set, path)
+
+    def check_all(self) -> None:
+        """Reads every scan once and raises on the first one unfit for training (before any step is taken)."""
+        for path in self.paths:
+            self._check(load(path), path)
 
 
 class UDFSceneDataset(Dataset):

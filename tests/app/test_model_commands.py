@@ -120,3 +120,25 @@ def test_labelled_reconstruction_writes_a_ply_with_labels_and_a_coloured_glb(tmp
     coloured = trimesh.load(glb, force="mesh", process=False)
     assert coloured.visual.kind == "vertex" and len(coloured.vertices) == len(mesh.vertices)
     assert (coloured.visual.vertex_colors[:, :3] == SCANNET20.colorize(labels)).all()
+
+
+def test_finetune_context_on_labelled_scannet_rooms(capsys, tmp_path):
+    room = shared_file("scannet_votenet_50k", "scene0003_00_vert.npy")
+    run_dir = tmp_path / "ctx"
+    code, out, err = run(capsys, "finetune-context", str(BUNDLE), str(room), "--out", str(run_dir), "--steps", "2",
+                         "--val", str(room), "data.sampling.num_input=2048", "data.sampling.num_queries=1024",
+                         "val_every=0", "checkpoint_every=1")
+    assert code == 0, err
+    from nir_core.bundle import ModelBundle
+
+    bundle = ModelBundle.load(run_dir / "bundle")
+    assert bundle.training["config"]["task"] == "context" and bundle.label_set["name"] == "scannet20"
+    assert bundle.model_config["context"]["context_features"] == 4
+    assert "val_miou_near" in bundle.training["final"]
+
+
+def test_finetune_context_refuses_unlabelled_data_and_other_architectures(capsys, tmp_path):
+    bunny = shared_file("classic_meshes", "bunny_watertight_3485v.off")
+    code, _, err = run(capsys, "finetune-context", str(BUNDLE), str(bunny), "--out", str(tmp_path / "a"))
+    assert code == 2 and "has no labels" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "a").exists()
