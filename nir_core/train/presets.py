@@ -5,8 +5,12 @@ Every preset is a :class:`TrainConfig`; ``nir-studio train --preset NAME key=val
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from .config import TrainConfig
+
+GEOMETRY_BUNDLE = str(Path(__file__).resolve().parents[2] / "assets" / "models" / "pt-geometry")
+"""The bundled geometry-only Point Transformer, which the frozen / unfrozen / context presets start from."""
 
 PAPER_ENCODER = {"channels": [32, 64, 128, 256, 512], "blocks": [1, 2, 3, 5, 2]}
 
@@ -33,12 +37,13 @@ def _paper(task: str) -> TrainConfig:
 PRESETS: dict[str, Callable[[], TrainConfig]] = {
     # 12,000 steps (~75 min here): constant lr, then a cosine decay over the second half.
     "pt-geometry": lambda: _cpu("geometry", steps=12_000, lr_decay_start=6000),
-    "pt-joint": lambda: _cpu("joint"),
-    "pt-frozen": lambda: _cpu("frozen", init_from="out/train/point_udf-geometry/bundle"),
-    "pt-unfrozen": lambda: _cpu("unfrozen"),
+    "pt-joint": lambda: _cpu("joint", steps=12_000, lr_decay_start=6000),  # the geometry bundle's schedule
+    "pt-frozen": lambda: _cpu("frozen", init_from=GEOMETRY_BUNDLE),
+    # Thesis ch. 6 Table 1: the geometry encoder fine-tuned on cross-entropy alone.
+    "pt-unfrozen": lambda: _cpu("unfrozen", init_from=GEOMETRY_BUNDLE),
     # ~1 step/s here (64³ voxel grid): 2,500 steps, the second half decaying, fit the same ~45-minute budget.
     # Contextualiser + semantic head on the frozen default geometry bundle (thesis ch. 6 §3.2).
-    "pt-context": lambda: _cpu("context", init_from="assets/models/pt-geometry", model={"context": {}}),
+    "pt-context": lambda: _cpu("context", init_from=GEOMETRY_BUNDLE, model={"context": {}}),
     "ndf-geometry": lambda: _cpu("geometry", architecture="ndf", steps=2500, lr_decay_start=1250),
     "pt-geometry-paper": lambda: _paper("geometry"),
     "pt-joint-paper": lambda: _paper("joint"),

@@ -1,0 +1,92 @@
+"""Thesis ch. 6 Table 1 analogue: what each way of adding semantics costs and gains, on held-out generated rooms.
+
+Rows: Geometric only (the geometry bundle, no labels), Baseline (joint: encoder + UDF + semantic heads from scratch
+with uncertainty weighting), Frozen encoder (semantic head on the frozen geometry encodings), Unfrozen encoder
+(the geometry encoder fine-tuned on cross-entropy alone), Context features (contextualiser + semantic head on the
+frozen geometry encodings). Each trained row is a resumable run of `nir-studio train` (re-running this script
+continues unfinished runs); every row is then scored by the thesis protocol (`nir_core.evaluate`: 10k input
+points, mesh at 256³, CD-L1 x1e2, F1-δ, and mF1-δ / mIoU of the labelled mesh against 100k labelled ground-truth
+points).
+
+Run: ``.venv/bin/python benchmarks/bench_context.py [--steps 3000] [--joint-steps 12000] [--rooms 3]``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from results import REPO, Experiment, Table
+
+from nir_core.bundle import ModelBundle
+from nir_core.data.synthetic import generate_room
+from nir_core.evaluate import EvalConfig, evaluate, prepare
+from nir_core.models.registry import from_bundle
+from nir_core.train import train
+from nir_core.train.presets import preset
+
+ROWS = [
+    ("Geometric only", None),
+    ("Baseline (joint)", "pt-joint"),
+    ("Frozen encoder", "pt-frozen"),
+    ("Unfrozen encoder", "pt-unfrozen"),
+    ("Context features", "pt-context"),
+]
+
+
+def trained(name: str, runs: Path, geometry: Path, steps: int) -> Path:
+    """Runs (or resumes) the preset's training into ``runs/name``; returns its bundle."""
+    cfg = preset(name)
+    cfg.out, cfg.steps = str(runs / name), steps
+    if cfg.init_from:
+        cfg.init_from = str(geometry)
+    bundle = runs / name / "bundle"
+    if bundle.exists() and ModelBundle.load(bundle).training.get("steps") == steps:
+        return bundle
+    print(f"training {name} for {steps} steps in {cfg.out}", flush=True)
+    return train(cfg)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--geometry", type=Path, default=REPO / "assets" / "models" / "pt-geometry")
+    parser.add_argument("--steps", type=int, default=3000, help="steps of the rows built on the geometry bundle")
+    parser.add_argument("--joint-steps", type=int, default=12_000, help="steps of the joint baseline (from scratch)")
+    parser.add_argument("--rooms", type=int, default=3)
+    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--runs", type=Path, default=REPO / "out" / "bench_context")
+    args = parser.parse_args()
+    exp = Experiment(name="context_table1", title="Semantics on top of a reconstruction encoder (thesis ch. 6 Table 1)",
+                     description=__doc__.split("\n\n")[1].replace("\n", " "))
+    cfg = EvalConfig(resolution=args.resolution)
+    scenes = [prepare(generate_room(100_000 + i).to_scan(), f"room_{100_000 + i}", cfg) for i in range(args.rooms)]
+    table = Table(["row", "CD-L1", "F1-δ", "mF1-δ", "mIoU", "training steps", "training time (s)", "eval time (s)"])
+    rows = []
+    for label, name in ROWS:
+        bundle = args.geometry if name is None else trained(
+            name, args.runs, args.geometry, args.joint_steps if name == "pt-joint" else args.steps)
+        info = ModelBundle.load(bundle)
+        start = time.perf_counter()
+        result = evaluate(from_bundle(info, source=bundle), scenes, cfg, semantic=info.label_set is not None)
+        seconds = time.perf_counter() - start
+        mean = result["mean"]
+        rows.append({"row": label, "bundle": str(bundle), "mean": mean, "scenes": result["scenes"],
+                     "training": info.training, "eval_s": seconds})
+        table.rows.append([label, f"{mean['cd_l1'] * 100:.4f}", f"{mean['f1_delta']:.4f}",
+                           f"{mean['mf1_delta']:.4f}" if "mf1_delta" in mean else "-",
+                           f"{mean['miou']:.4f}" if "miou" in mean else "-", str(info.training.get("steps")),
+                           str(info.training.get("seconds_this_process")), f"{seconds:.0f}"])
+        print(label, json.dumps({k: round(v, 4) for k, v in mean.items()}), flush=True)
+    exp.tables[f"Held-out generated rooms (seeds 100000-{100_000 + args.rooms - 1}), means"] = table
+    by = {r["row"]: r["mean"] for r in rows}
+    base, ctx, geo = by["Baseline (joint)"], by["Context features"], by["Geometric only"]
+    exp.notes.append(f"Context / Baseline mF1-δ: {ctx['mf1_delta'] / base['mf1_delta']:.3f} (the bar: >= 0.90); "
+                     f"Context CD-L1 / Geometric only: {ctx['cd_l1'] / geo['cd_l1']:.3f} (the bar: <= 1.05).")
+    exp.notes.append("Training time is that of the last process of each run (a resumed run reports its last leg).")
+    exp.metrics = {"rows": rows, "args": {k: str(v) for k, v in vars(args).items()}}
+    exp.save()
+
+
+if __name__ == "__main__":
+    main()
