@@ -22,7 +22,8 @@ from .data.scan import Scan
 from .extract.pipeline import ExtractJob, reconstruct_with_model
 from .metrics import reconstruction_metrics, sample_points_for_eval, semantic_metrics
 
-RECONSTRUCTION_KEYS = ("cd_l1", "cd_l2", "f1_delta", "f1_2delta")
+RECONSTRUCTION_KEYS = ("cd_l1", "cd_l2", "f1_delta", "f1_2delta", "precision", "recall")
+"""Per scene: Chamfer L1 / L2, F1 at δ and 2δ, and F1-δ's precision (prediction near the truth) and recall."""
 SEMANTIC_KEYS = ("miou", "mf1_delta", "mf1_2delta")
 
 

@@ -4,8 +4,10 @@ Pseudo-signs cannot be made consistent everywhere: where two sheets cross or tou
 creases, or where the gradients are noisy, marching cubes leaves a hole. Real openings (a sleeve, a scan's
 missing patch) look the same in the mesh, but not in the field: a patch spanning a real opening passes far from
 the surface, one spanning a spurious hole stays on it. So every simple boundary loop is triangulated (minimum
-area, Barequet & Sharir / Liepa) and the patch is kept only when the field is within ``tolerance`` cells of it
-at every triangle's centroid and every new edge's midpoint.
+area, Barequet & Sharir / Liepa, without diagonals the mesh already has) and the patch is kept only when the
+field is within ``tolerance`` cells of it at every triangle's centroid and every new edge's midpoint, and when it
+continues the faces around the loop rather than folding back over them (the cap of an open sheet's outer border
+lies on the surface too, on top of the sheet).
 """
 from __future__ import annotations
 
