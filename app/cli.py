@@ -172,51 +172,59 @@ def extract(
 
 @app.command()
 def reconstruct(
-    input_path: Path = typer.Argument(..., help="Scan or mesh to reconstruct."),
-    output: Path = typer.Option(..., "--out", "-o", help="Mesh to write (.ply, .obj, .glb, .off, .stl)."),
-    model: Path = typer.Option(..., "--model", help="Trained bundle folder (nir-studio train writes out/.../bundle)."),
-    resolution: int = typer.Option(256, help="Cells per axis over the unit cube."),
+    inputs: list[Path] = typer.Argument(..., help="Scans or meshes: files, folders, glob patterns."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder (a mesh per format and a JSON report each)."),
+    model: str = typer.Option("default", help="Trained bundle folder, or 'default' for the bundled model."),
+    resolution: int = typer.Option(256, help="Extraction grid, cells per axis over the unit cube."),
     labels: bool | None = typer.Option(None, "--labels/--no-labels",
-                                       help="Label the mesh with the semantic head (default: when the bundle labels)."),
-    report: Path | None = typer.Option(None, help="Also write a JSON report here."),
+                                       help="Label the meshes (default: when the bundle labels)."),
+    formats: str = typer.Option("glb,ply", "--format", help="Comma-separated: glb (vertex colours), ply (label "
+                                "property), npz."),
+    force: bool = typer.Option(False, help="Redo inputs that already have a report."),
+    shard: str | None = typer.Option(None, help="i/n: handle every n-th input from the i-th (default: torchrun's "
+                                     "RANK/WORLD_SIZE, else all)."),
 ):
-    """Reconstruct a scan with a trained model: encode, mesh the predicted UDF, map back to the input's frame; with
-    labels, every vertex gets a class (PLY ``label`` property, GLB / PLY vertex colours from the class palette)."""
-    import numpy as np
+    """Reconstruct (and label) scans with a trained model: scan -> encoder -> UDF -> mesh in the input's frame.
 
-    from nir_core.atomic import atomic_write_json
-    from nir_core.bundle import ModelBundle
-    from nir_core.data.io import load, save_scan
-    from nir_core.data.labels import LabelSet
-    from nir_core.data.scan import Scan
-    from nir_core.errors import NIRStudioError
-    from nir_core.extract.pipeline import ExtractJob, reconstruct_with_model
-    from nir_core.models.registry import from_bundle
+    A bad file is reported and skipped, the others finish; the exit status is 1 when any input failed. Outputs are
+    written atomically; a re-run skips inputs already done."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    if output.suffix.lower() not in (".ply", ".obj", ".glb", ".off", ".stl"):
-        raise typer.BadParameter(f"{output}: write .ply, .obj, .glb, .off or .stl", param_hint="--out")
-    bundle = ModelBundle.load(model)
-    label_set = LabelSet.from_json(bundle.label_set) if bundle.label_set else None
-    if labels and label_set is None:
-        raise NIRStudioError(f"{model}: this bundle has no trained semantic head, so it cannot label (use a joint "
-                             "or context bundle, or drop --labels)")
-    labels = label_set is not None if labels is None else labels
-    net = from_bundle(bundle, source=model)
-    scan = load(input_path)
-    with err.status(f"reconstructing {input_path.name} at {resolution}³"):
-        mesh, rep = reconstruct_with_model(scan, net, ExtractJob(resolution=resolution), labels=labels,
-                                           label_set=label_set)
-    vertex_labels = mesh.vertex_attributes.get("label") if labels else None
-    save_scan(Scan(points=np.asarray(mesh.vertices, np.float32), mesh=mesh, labels=vertex_labels,
-                   label_set=label_set if labels else None,
-                   colors=label_set.colorize(vertex_labels) if labels else None), output)
-    rep["input"], rep["output"], rep["model"] = str(input_path), str(output), str(model)
-    if report is not None:
-        atomic_write_json(report, rep)
-    stats = rep["mesh_unit_cube"]
-    legend = f", {len(rep['legend'])} classes" if labels else ""
-    out.print(f"wrote {output}: {stats['faces']:,} faces, {stats['components']} piece(s){legend}, "
-              f"{sum(rep['timings_s'].values()):.1f} s")
+    from app.batch import BatchJob, parse_shard, run_batch
+    from nir_core.train.presets import GEOMETRY_BUNDLE
+
+    try:
+        job = BatchJob(inputs=list(inputs), out_dir=out_dir, model=Path(GEOMETRY_BUNDLE if model == "default" else model),
+                       resolution=resolution, labels=labels, formats=tuple(f.strip().lower() for f in formats.split(",")
+                                                                          if f.strip()),
+                       force=force, shard=parse_shard(shard))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bars:
+        files = bars.add_task("files", total=None)
+        stage = bars.add_task("stage", total=None)
+
+        def on_stage(name: str, what: str) -> None:
+            bars.update(stage, description=f"{name}: {what}")
+
+        def on_file(result) -> None:
+            bars.advance(files)
+            if result.status == "failed":
+                err.print(f"[red]failed:[/] {result.input}: {result.reason}", highlight=False)
+
+        results = run_batch(job, on_file=on_file, on_stage=on_stage)
+    summary = Table(title=f"{len(results)} input(s) -> {out_dir}")
+    for column in ("input", "status", "seconds", "note"):
+        summary.add_column(column)
+    for r in results:
+        colour = {"done": "green", "skipped": "yellow", "failed": "red"}[r.status]
+        summary.add_row(str(r.input), f"[{colour}]{r.status}[/]", f"{r.seconds:.1f}", r.reason)
+    out.print(summary)
+    failed = sum(r.status == "failed" for r in results)
+    if failed:
+        err.print(f"[red]{failed} of {len(results)} input(s) failed[/]", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -6,6 +6,7 @@ as another field.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -48,7 +49,8 @@ class ExtractJob:
 
 
 def reconstruct_with_model(scan: Scan, model, job: ExtractJob | None = None, num_input: int = 10_240,
-                           seed: int = 0, labels: bool = False, label_set=None) -> tuple[trimesh.Trimesh, dict]:
+                           seed: int = 0, labels: bool = False, label_set=None,
+                           on_stage: Callable[[str], None] | None = None) -> tuple[trimesh.Trimesh, dict]:
     """Scan -> trained encoder -> UDF -> mesh, in the scan's own coordinates (optionally labelled).
 
     ``num_input`` points are drawn from the scan (area-uniform on a mesh, a random subset of a point scan) and
@@ -58,6 +60,8 @@ def reconstruct_with_model(scan: Scan, model, job: ExtractJob | None = None, num
     With ``labels`` the semantic head labels every mesh vertex: the mesh then carries
     ``vertex_attributes["label"]`` (V,) int64 and vertex colours from ``label_set``'s palette, and the report a
     legend and label histograms of the vertices and of the encoded input points.
+
+    ``on_stage``: called with ``"encode"``, ``"extract"`` and ``"label"`` as each stage starts (progress bars).
     """
     import torch
 
@@ -66,13 +70,16 @@ def reconstruct_with_model(scan: Scan, model, job: ExtractJob | None = None, num
     if labels and not getattr(model, "num_classes", 0):
         raise NIRStudioError("this model has no semantic head: it cannot label (train a joint or context bundle)")
     job = job or ExtractJob()
+    stage = on_stage or (lambda name: None)
     timings: dict[str, float] = {}
+    stage("encode")
     start = time.perf_counter()
     unit = scan.normalised()
     points, _, _ = sample_surface(unit, num_input, seed)
     model.eval()
     field = model.field(torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32)))
     timings["encode"] = time.perf_counter() - start
+    stage("extract")
     start = time.perf_counter()
     with torch.no_grad():
         level = float(torch.median(field.udf(torch.from_numpy(points[:2048].astype(np.float32)))))
@@ -82,6 +89,7 @@ def reconstruct_with_model(scan: Scan, model, job: ExtractJob | None = None, num
     mesh, report = _finish(mesh, unit, job, timings, {"surface_level": level, "extraction": stats.to_json(),
                                                      "notes": []})
     if labels:
+        stage("label")
         start = time.perf_counter()
         unit_vertices = unit.normalisation.apply(np.asarray(mesh.vertices, np.float64))
         vertex_labels = _labels(field, unit_vertices)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import trimesh
@@ -29,18 +30,42 @@ def labelled_bundle(tmp_path_factory):
     return train(cfg, progress=False)
 
 
-def test_reconstruct_a_sample_scan_with_the_bundled_model(capsys, tmp_path):
-    out, report = tmp_path / "mesh.ply", tmp_path / "report.json"
-    code, stdout, err = run(capsys, "reconstruct", str(SAMPLE), "--model", str(BUNDLE), "--out", str(out),
-                            "--resolution", "64", "--report", str(report))
-    assert code == 0, err
-    mesh = trimesh.load(out, process=False)
-    assert len(mesh.faces) > 1000
-    rep = json.loads(report.read_text())
-    assert rep["model"] == str(BUNDLE) and rep["mesh_unit_cube"]["faces"] == len(mesh.faces)
-    # Back in the scan's own frame (metres), not the unit cube.
-    scan = trimesh.load(SAMPLE, process=False)
-    assert abs(mesh.extents.max() - scan.extents.max()) < 0.1 * scan.extents.max()
+def test_batch_reconstruct_skips_a_corrupt_file_and_resumes(capsys, tmp_path):
+    room = shared_file("scannet_votenet_50k", "scene0003_00_vert.npy")
+    corrupt = tmp_path / "corrupt.ply"
+    corrupt.write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 1000\nproperty float x\nend_header\n\x00")
+    out = tmp_path / "out"
+    args = ["reconstruct", str(SAMPLE.with_name("room_00001_mesh.ply")), str(room), str(corrupt), "--out", str(out), "--model", str(BUNDLE),
+            "--resolution", "32", "--format", "glb,ply,npz"]
+    code, stdout, err = run(capsys, *args)
+    assert code == 1, err  # one input failed, the others finished
+    assert "corrupt.ply" in err and "failed" in stdout and stdout.count("done") == 2
+    for name in ("room_00001_mesh", "scene0003_00_vert"):
+        report = json.loads((out / f"{name}.json").read_text())
+        assert set(report["timings_s"]) >= {"load", "encode", "extract", "export"}
+        assert report["mesh_unit_cube"]["faces"] > 100 and report["model_bytes"] > 1_000_000
+        assert all(Path(p).exists() for p in report["outputs"]) and len(report["outputs"]) == 3
+        mesh = trimesh.load(out / f"{name}.ply", process=False)
+        assert len(mesh.faces) == report["mesh_unit_cube"]["faces"]
+    metrics = json.loads((out / "room_00001_mesh.json").read_text())["metrics_vs_input_mesh"]  # it has faces
+    assert 0.0 < metrics["f1_2delta"] <= 1.0
+    assert not (out / "corrupt.json").exists() and not list(out.glob("*.tmp*"))
+    # The same command again: the done inputs are skipped, the bad one fails again.
+    code, stdout, err = run(capsys, *args)
+    assert code == 1 and stdout.count("skipped") == 2
+
+
+def test_batch_reconstruct_shards_split_the_inputs(capsys, tmp_path):
+    from app.batch import expand_inputs, output_names
+
+    samples = sorted((REPO / "assets" / "samples").glob("*_scan.ply"))
+    assert output_names(expand_inputs([REPO / "assets" / "samples" / "*_scan.ply"])) == [p.stem for p in samples]
+    out = tmp_path / "out"
+    for i in (0, 1):
+        code, _, err = run(capsys, "reconstruct", str(REPO / "assets" / "samples" / "*_scan.ply"), "--out", str(out),
+                           "--model", str(BUNDLE), "--resolution", "32", "--format", "ply", "--shard", f"{i}/2")
+        assert code == 0, err
+        assert len(list(out.glob("*.json"))) == i + 1
 
 
 def test_evaluate_writes_protocol_metrics_for_a_real_scannet_room(capsys, tmp_path):
@@ -76,9 +101,10 @@ def test_bad_model_inputs_give_one_clear_line(capsys, tmp_path, labelled_bundle)
     three = tmp_path / "three.xyz"
     three.write_text("0 0 0\n1 0 0\n0 1 0\n")
     cases = [
-        (["reconstruct", str(SAMPLE), "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "a.ply")],
+        (["reconstruct", str(SAMPLE), "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "a")],
          "no such bundle"),
-        (["reconstruct", str(three), "--model", str(BUNDLE), "--out", str(tmp_path / "b.ply")], "3 point"),
+        (["reconstruct", str(tmp_path / "nothing-*.ply"), "--out", str(tmp_path / "b")], "matches no file"),
+        (["evaluate", str(BUNDLE), str(three)], "3 point"),
         (["evaluate", str(labelled_bundle), str(shared_file("shapenetpart_pointtree_7cls", "Car.txt"))],
          "the model predicts scannet20"),
         (["train", "--preset", "pt-frozen", f"init_from={labelled_bundle}", "architecture=ndf",
@@ -89,11 +115,11 @@ def test_bad_model_inputs_give_one_clear_line(capsys, tmp_path, labelled_bundle)
         assert code == 2, (args, err)
         assert message in err and "Traceback" not in err, (args, err)
         assert len(err.strip().splitlines()) == 1, err
-    assert not (tmp_path / "a.ply").exists() and not (tmp_path / "b.ply").exists()
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_reconstruct_asked_for_labels_by_a_geometry_bundle_fails_clearly(capsys, tmp_path):
-    out = tmp_path / "room.ply"
+    out = tmp_path / "out"
     code, _, err = run(capsys, "reconstruct", str(SAMPLE), "--model", str(BUNDLE), "--out", str(out), "--labels")
     assert code == 2 and "no trained semantic head" in err and not out.exists()
 
