@@ -19,6 +19,7 @@ import numpy as np
 from nir_core.atomic import atomic_write_json
 from nir_core.errors import NIRStudioError
 
+MODELS_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
 FORMATS = ("glb", "ply", "npz")
 STAGES = ("load", "encode", "extract", "label", "export")
 
@@ -64,6 +65,13 @@ class FileResult:
     reason: str = ""
     seconds: float = 0.0
     outputs: list[str] = field(default_factory=list)
+
+
+def default_model() -> Path:
+    """The bundled model: the labelled one (geometry encoder + contextualiser + semantic head) when present, else
+    the geometry-only one."""
+    labelled = MODELS_DIR / "pt-context"
+    return labelled if (labelled / "config.json").exists() else MODELS_DIR / "pt-geometry"
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:

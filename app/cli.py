@@ -190,11 +190,10 @@ def reconstruct(
     written atomically; a re-run skips inputs already done."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from app.batch import BatchJob, parse_shard, run_batch
-    from nir_core.train.presets import GEOMETRY_BUNDLE
+    from app.batch import BatchJob, default_model, parse_shard, run_batch
 
     try:
-        job = BatchJob(inputs=list(inputs), out_dir=out_dir, model=Path(GEOMETRY_BUNDLE if model == "default" else model),
+        job = BatchJob(inputs=list(inputs), out_dir=out_dir, model=default_model() if model == "default" else Path(model),
                        resolution=resolution, labels=labels, formats=tuple(f.strip().lower() for f in formats.split(",")
                                                                           if f.strip()),
                        force=force, shard=parse_shard(shard))

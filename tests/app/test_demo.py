@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -22,7 +23,7 @@ def test_bundled_samples_exist_and_load():
 
 def test_demo_writes_reports_previews_and_samples(tmp_path):
     cfg = SamplingConfig(num_surface=2_000, num_queries=5_000)
-    reports = run_demo(None, tmp_path, console=Console(file=open(tmp_path / "log.txt", "w")), cfg=cfg)
+    reports = run_demo(None, tmp_path, console=Console(file=open(tmp_path / "log.txt", "w")), cfg=cfg, resolution=32)
     assert len(reports) == 2
     for path in default_inputs():
         report = json.loads((tmp_path / f"{path.stem}_report.json").read_text())
@@ -38,3 +39,6 @@ def test_demo_writes_reports_previews_and_samples(tmp_path):
             assert z["queries"].shape == (5_000, 3) and (z["distances"] >= 0).all()
             assert np.abs(z["surface"]).max() <= 0.5 + 1e-5
     assert json.loads((tmp_path / "summary.json").read_text())["reports"]
+    for report in reports:  # each sample reconstructed with the bundled model, in its own frame
+        assert report["reconstruction"]["status"] == "done", report["reconstruction"]
+        assert all(Path(p).exists() for p in report["reconstruction"]["outputs"])

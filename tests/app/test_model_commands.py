@@ -35,8 +35,8 @@ def test_batch_reconstruct_skips_a_corrupt_file_and_resumes(capsys, tmp_path):
     corrupt = tmp_path / "corrupt.ply"
     corrupt.write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 1000\nproperty float x\nend_header\n\x00")
     out = tmp_path / "out"
-    args = ["reconstruct", str(SAMPLE.with_name("room_00001_mesh.ply")), str(room), str(corrupt), "--out", str(out), "--model", str(BUNDLE),
-            "--resolution", "32", "--format", "glb,ply,npz"]
+    args = ["reconstruct", str(SAMPLE.with_name("room_00001_mesh.ply")), str(room), str(corrupt), "--out", str(out),
+            "--model", str(BUNDLE), "--resolution", "32", "--format", "glb,ply,npz"]
     code, stdout, err = run(capsys, *args)
     assert code == 1, err  # one input failed, the others finished
     assert "corrupt.ply" in err and "failed" in stdout and stdout.count("done") == 2
