@@ -12,8 +12,9 @@ released IF-Net / NDF code::
 11 convolutions in the paper configuration, the layers whose bit-widths Table 3.5 sets (its "# Bits" column
 sums 11 values per configuration, and 2.64 M float32 conv parameters are its 84.5 Mb). At every query the
 decoder samples every grid trilinearly at the point and at ``±displacement`` along each axis (7 points),
-concatenates those features with the query's coordinates and maps them through a point-wise MLP with a final
-ReLU, so the distance is never negative.
+concatenates those features with the query's coordinates and maps them through a point-wise MLP whose output
+goes through ``|x|`` (the reference uses a ReLU, which collapsed to a constant 0 within two steps on generated
+rooms here; see :attr:`NDFConfig.activation`), so the distance is never negative.
 
 Coordinates
 -----------
@@ -34,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .base import ImplicitModel, SceneField
+from .decoders.udf import udf_activation
 
 DEFAULT_QUERY_CHUNK = 16_384
 """Queries decoded at once. The concatenated multi-scale features are ``(chunk, feature_size)`` floats: 16k
@@ -65,6 +67,10 @@ class NDFConfig:
     the query point alone."""
     hidden: tuple[int, ...] = (128, 128, 128)
     """Widths of the decoder's hidden layers (the reference uses 512, 256, 256)."""
+    activation: str = "abs"
+    """Output non-linearity (as :attr:`~nir_core.models.decoders.UDFDecoderConfig.activation`): ``"abs"`` keeps a
+    gradient everywhere; ``"relu"`` is the reference's, and at lr 1e-3 on generated rooms it died at step 2
+    (every output 0, clamped L1 stuck at the zero predictor's 0.0071)."""
     append_coords: bool = True
     """Give the decoder the query's coordinates alongside its sampled features, as the reference does."""
     padding_mode: str = "border"
@@ -282,6 +288,7 @@ class NDFDecoder(nn.Module):
         self.register_buffer("offsets", axis_offsets(cfg.displacement), persistent=False)
         widths = [cfg.feature_size, *cfg.hidden, 1]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.activation = udf_activation(cfg.activation)
 
     def features(self, grids: Sequence[Tensor], queries: Tensor) -> Tensor:
         """(B, M, 3) unit-cube queries -> (B, M, feature_size) decoder inputs.
@@ -318,10 +325,9 @@ class NDFDecoder(nn.Module):
         outs = []
         for lo in range(0, queries.shape[1], step):
             x = self.features(grids, queries[:, lo:lo + step])
-            for layer in self.layers:
-                # ReLU after the output layer too: distances are non-negative by construction.
+            for layer in self.layers[:-1]:
                 x = F.relu(layer(x), inplace=True)
-            outs.append(x.squeeze(-1))
+            outs.append(self.activation(self.layers[-1](x)).squeeze(-1))
         if not outs:
             return queries.new_zeros(queries.shape[:2])
         return torch.cat(outs, dim=1)

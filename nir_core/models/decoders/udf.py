@@ -45,8 +45,7 @@ class UDFDecoder(nn.Module):
         self.cfg = cfg = cfg or UDFDecoderConfig()
         self.pool = KNNAttentionPool(cfg.in_features, cfg.pool)
         self.head = mlp(self.pool.out_features + 3 * cfg.append_query, cfg.hidden, 1)
-        self.activation = {"abs": _Abs(), "softplus": nn.Softplus(beta=cfg.softplus_beta), "relu": nn.ReLU()}[
-            cfg.activation]
+        self.activation = udf_activation(cfg.activation, cfg.softplus_beta)
 
     def forward(self, query: Tensor, points: Tensor, features: Tensor, idx: Tensor | None = None,
                 chunk_size: int | None = None) -> Tensor:
@@ -69,6 +68,13 @@ class UDFDecoder(nn.Module):
 
         return decode_pooled(self.pool, lambda h: self.activation(self.head(h).squeeze(-1)), query, points, features, idx,
                              chunk_size or self.cfg.chunk_size, self.cfg.append_query)
+
+
+def udf_activation(name: str, softplus_beta: float = 100.0) -> nn.Module:
+    """The output non-linearity of a UDF head (see :attr:`UDFDecoderConfig.activation`)."""
+    if name not in UDF_ACTIVATIONS:
+        raise ValueError(f"activation must be one of {UDF_ACTIVATIONS}, got {name!r}")
+    return {"abs": _Abs(), "softplus": nn.Softplus(beta=softplus_beta), "relu": nn.ReLU()}[name]
 
 
 class _Abs(nn.Module):
