@@ -1,4 +1,4 @@
-"""Thesis ch. 6 Table 1 analogue: what each way of adding semantics costs and gains, on held-out generated rooms.
+"""Thesis ch. 6 Tables 1 and 3 analogues: what each way of adding semantics costs and gains, on held-out rooms.
 
 Rows: Geometric only (the geometry bundle, no labels), Baseline (joint: encoder + UDF + semantic heads from scratch
 with uncertainty weighting), Frozen encoder (semantic head on the frozen geometry encodings), Unfrozen encoder
@@ -6,9 +6,10 @@ with uncertainty weighting), Frozen encoder (semantic head on the frozen geometr
 frozen geometry encodings). Each trained row is a resumable run of `nir-studio train` (re-running this script
 continues unfinished runs); every row is then scored by the thesis protocol (`nir_core.evaluate`: 10k input
 points, mesh at 256³, CD-L1 x1e2, F1-δ, and mF1-δ / mIoU of the labelled mesh against 100k labelled ground-truth
-points).
+points). ``--table 3``: the contextualiser's ablations instead (an MLP module; 3 scales; l = 1, 2, 4; more blocks;
+more channels), each trained like the Context row.
 
-Run: ``.venv/bin/python benchmarks/bench_context.py [--steps 3000] [--joint-steps 12000] [--rooms 3]``
+Run: ``.venv/bin/python benchmarks/bench_context.py [--table 1|3] [--steps 3000] [--joint-steps 12000] [--rooms 3]``
 """
 from __future__ import annotations
 
@@ -26,30 +27,42 @@ from nir_core.models.registry import from_bundle
 from nir_core.train import train
 from nir_core.train.presets import preset
 
-ROWS = [
-    ("Geometric only", None),
-    ("Baseline (joint)", "pt-joint"),
-    ("Frozen encoder", "pt-frozen"),
-    ("Unfrozen encoder", "pt-unfrozen"),
-    ("Context features", "pt-context"),
+TABLE1 = [  # (row, run name, preset, contextualiser settings)
+    ("Geometric only", None, None, None),
+    ("Baseline (joint)", "joint", "pt-joint", None),
+    ("Frozen encoder", "frozen", "pt-frozen", None),
+    ("Unfrozen encoder", "unfrozen", "pt-unfrozen", None),
+    ("Context features", "context", "pt-context", None),
+]
+TABLE3 = [
+    ("Context, thesis module (l = 4)", "context", "pt-context", None),
+    ("MLP context module", "ctx-mlp", "pt-context", {"kind": "mlp"}),
+    ("Shallower (3 scales)", "ctx-3scales", "pt-context", {"channels": [32, 32, 64], "blocks": [1, 1, 1]}),
+    ("l = 1", "ctx-l1", "pt-context", {"context_features": 1}),
+    ("l = 2", "ctx-l2", "pt-context", {"context_features": 2}),
+    ("More blocks (2 per scale)", "ctx-blocks2", "pt-context", {"blocks": [2, 2, 2, 2, 2]}),
+    ("More channels (x2)", "ctx-wide", "pt-context", {"channels": [64, 64, 128, 128, 256]}),
 ]
 
 
-def trained(name: str, runs: Path, geometry: Path, steps: int) -> Path:
-    """Runs (or resumes) the preset's training into ``runs/name``; returns its bundle."""
+def trained(run: str, name: str, runs: Path, geometry: Path, steps: int, context: dict | None) -> Path:
+    """Runs (or resumes) the preset's training into ``runs/run``; returns its bundle."""
     cfg = preset(name)
-    cfg.out, cfg.steps = str(runs / name), steps
+    cfg.out, cfg.steps = str(runs / run), steps
     if cfg.init_from:
         cfg.init_from = str(geometry)
-    bundle = runs / name / "bundle"
+    if context:
+        cfg.model = {"context": {**cfg.model.get("context", {}), **context}}
+    bundle = runs / run / "bundle"
     if bundle.exists() and ModelBundle.load(bundle).training.get("steps") == steps:
         return bundle
-    print(f"training {name} for {steps} steps in {cfg.out}", flush=True)
+    print(f"training {run} ({name}) for {steps} steps in {cfg.out}", flush=True)
     return train(cfg)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", type=int, choices=(1, 3), default=1)
     parser.add_argument("--geometry", type=Path, default=REPO / "assets" / "models" / "pt-geometry")
     parser.add_argument("--steps", type=int, default=3000, help="steps of the rows built on the geometry bundle")
     parser.add_argument("--joint-steps", type=int, default=12_000, help="steps of the joint baseline (from scratch)")
@@ -57,15 +70,17 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--runs", type=Path, default=REPO / "out" / "bench_context")
     args = parser.parse_args()
-    exp = Experiment(name="context_table1", title="Semantics on top of a reconstruction encoder (thesis ch. 6 Table 1)",
+    title = {1: "Semantics on top of a reconstruction encoder (thesis ch. 6 Table 1)",
+             3: "Contextualiser ablations (thesis ch. 6 Table 3)"}[args.table]
+    exp = Experiment(name=f"context_table{args.table}", title=title,
                      description=__doc__.split("\n\n")[1].replace("\n", " "))
     cfg = EvalConfig(resolution=args.resolution)
     scenes = [prepare(generate_room(100_000 + i).to_scan(), f"room_{100_000 + i}", cfg) for i in range(args.rooms)]
     table = Table(["row", "CD-L1", "F1-δ", "mF1-δ", "mIoU", "training steps", "training time (s)", "eval time (s)"])
     rows = []
-    for label, name in ROWS:
+    for label, run, name, context in TABLE1 if args.table == 1 else TABLE3:
         bundle = args.geometry if name is None else trained(
-            name, args.runs, args.geometry, args.joint_steps if name == "pt-joint" else args.steps)
+            run, name, args.runs, args.geometry, args.joint_steps if name == "pt-joint" else args.steps, context)
         info = ModelBundle.load(bundle)
         start = time.perf_counter()
         result = evaluate(from_bundle(info, source=bundle), scenes, cfg, semantic=info.label_set is not None)
@@ -80,9 +95,10 @@ def main() -> None:
         print(label, json.dumps({k: round(v, 4) for k, v in mean.items()}), flush=True)
     exp.tables[f"Held-out generated rooms (seeds 100000-{100_000 + args.rooms - 1}), means"] = table
     by = {r["row"]: r["mean"] for r in rows}
-    base, ctx, geo = by["Baseline (joint)"], by["Context features"], by["Geometric only"]
-    exp.notes.append(f"Context / Baseline mF1-δ: {ctx['mf1_delta'] / base['mf1_delta']:.3f} (the bar: >= 0.90); "
-                     f"Context CD-L1 / Geometric only: {ctx['cd_l1'] / geo['cd_l1']:.3f} (the bar: <= 1.05).")
+    if args.table == 1:
+        base, ctx, geo = by["Baseline (joint)"], by["Context features"], by["Geometric only"]
+        exp.notes.append(f"Context / Baseline mF1-δ: {ctx['mf1_delta'] / base['mf1_delta']:.3f} (the bar: >= 0.90); "
+                         f"Context CD-L1 / Geometric only: {ctx['cd_l1'] / geo['cd_l1']:.3f} (the bar: <= 1.05).")
     exp.notes.append("Training time is that of the last process of each run (a resumed run reports its last leg).")
     exp.metrics = {"rows": rows, "args": {k: str(v) for k, v in vars(args).items()}}
     exp.save()
