@@ -117,27 +117,32 @@ def output_names(paths: list[Path]) -> list[str]:
     return names
 
 
+def load_model(path: Path, labels: bool | None = None):
+    """A bundle's model, its label set (None when it has no trained semantic head) and whether to label:
+    ``labels`` None means "when the bundle can"; True with a bundle that cannot raises."""
+    from nir_core.bundle import ModelBundle
+    from nir_core.data.labels import LabelSet
+    from nir_core.models.registry import from_bundle
+
+    bundle = ModelBundle.load(path)
+    label_set = LabelSet.from_json(bundle.label_set) if bundle.label_set else None
+    if labels and label_set is None:
+        raise NIRStudioError(f"{path}: this bundle has no trained semantic head, so it cannot label (use a joint "
+                             "or context bundle, or turn labels off)")
+    return from_bundle(bundle, source=path), label_set, (label_set is not None if labels is None else labels)
+
+
 def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None,
               on_stage: Callable[[str, str], None] | None = None) -> list[FileResult]:
     """Reconstructs every input of this shard; returns one result per input of the shard.
 
     ``on_file(result)`` is called after each input; ``on_stage(name, stage)`` as each stage starts.
     """
-    from nir_core.bundle import ModelBundle
-    from nir_core.data.labels import LabelSet
-    from nir_core.models.registry import from_bundle
-
     paths = expand_inputs(job.inputs)
     names = output_names(paths)
     i, n = job.shard
     mine = list(zip(paths, names))[i::n]
-    bundle = ModelBundle.load(job.model)
-    label_set = LabelSet.from_json(bundle.label_set) if bundle.label_set else None
-    if job.labels and label_set is None:
-        raise NIRStudioError(f"{job.model}: this bundle has no trained semantic head, so it cannot label (use a "
-                             "joint or context bundle, or --no-labels)")
-    labels = label_set is not None if job.labels is None else job.labels
-    model = from_bundle(bundle, source=job.model)
+    model, label_set, labels = load_model(job.model, job.labels)
     job.out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for path, name in mine:
@@ -148,8 +153,10 @@ def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None
         else:
             start = time.perf_counter()
             try:
-                result.outputs = _reconstruct_one(path, name, job, model, labels, label_set,
-                                                  lambda stage, name=name: on_stage and on_stage(name, stage))
+                result.outputs = reconstruct_file(
+                    path, job.out_dir, name, model, job.model, resolution=job.resolution, labels=labels,
+                    label_set=label_set, formats=job.formats,
+                    on_stage=lambda stage, name=name: on_stage and on_stage(name, stage))
                 result.status = "done"
             except (NIRStudioError, ValueError, OSError) as exc:
                 result.status, result.reason = "failed", str(exc)
@@ -160,16 +167,24 @@ def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None
     return results
 
 
-def _reconstruct_one(path: Path, name: str, job: BatchJob, model, labels: bool, label_set, stage) -> list[str]:
+def reconstruct_file(path: Path, out_dir: Path, name: str, model, model_path: Path, resolution: int = 256,
+                     labels: bool = False, label_set=None, formats: tuple[str, ...] = ("glb", "ply"),
+                     on_stage: Callable[[str], None] | None = None, scan=None) -> list[str]:
+    """One input -> ``out_dir/name.{formats}`` and ``out_dir/name.json`` (written last); returns the mesh files.
+
+    ``on_stage`` is called with each of :data:`STAGES` as it starts; ``scan``: ``path`` already loaded. Raises
+    :class:`NIRStudioError` (bad file) or ``ValueError`` without writing the report.
+    """
     from nir_core.data.io import load, save_scan
     from nir_core.data.scan import Scan
     from nir_core.extract.pipeline import ExtractJob, reconstruct_with_model
 
+    stage = on_stage or (lambda what: None)
     stage("load")
     start = time.perf_counter()
-    scan = load(path)
+    scan = scan if scan is not None else load(path)
     loaded = time.perf_counter() - start
-    mesh, report = reconstruct_with_model(scan, model, ExtractJob(resolution=job.resolution), labels=labels,
+    mesh, report = reconstruct_with_model(scan, model, ExtractJob(resolution=resolution), labels=labels,
                                           label_set=label_set, on_stage=stage)
     stage("export")
     start = time.perf_counter()
@@ -177,16 +192,16 @@ def _reconstruct_one(path: Path, name: str, job: BatchJob, model, labels: bool, 
     result = Scan(points=np.asarray(mesh.vertices, np.float32), mesh=mesh, labels=vertex_labels,
                   label_set=label_set if labels else None,
                   colors=label_set.colorize(vertex_labels) if labels else None)
-    outputs = [str(save_scan(result, job.out_dir / f"{name}.{fmt}")) for fmt in job.formats]
+    outputs = [str(save_scan(result, out_dir / f"{name}.{fmt}")) for fmt in formats]
     report["timings_s"] = {"load": round(loaded, 4), **report["timings_s"],
                            "export": round(time.perf_counter() - start, 4)}
-    report.update(input=str(path), outputs=outputs, model=str(job.model), input_stats=_input_stats(scan),
-                  model_bytes=_folder_bytes(job.model))
+    report.update(input=str(path), outputs=outputs, model=str(model_path), input_stats=_input_stats(scan),
+                  model_bytes=_folder_bytes(model_path))
     if scan.labels is not None and scan.label_set is not None:
         report["input_label_histogram"] = scan.label_histogram()
     if scan.has_faces and len(mesh.faces):
         report["metrics_vs_input_mesh"] = _metrics_against(scan, mesh)
-    atomic_write_json(job.out_dir / f"{name}.json", report)  # last: its existence marks the input done
+    atomic_write_json(out_dir / f"{name}.json", report)  # last: its existence marks the input done
     return outputs
 
 

@@ -353,6 +353,20 @@ def finetune_context(
 
 
 @app.command()
+def web(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (127.0.0.1: this machine only)."),
+    port: int = typer.Option(7860, help="TCP port."),
+    share: bool = typer.Option(False, help="Also ask Gradio for a public share link."),
+    max_upload_mb: int = typer.Option(200, help="Largest upload accepted, MiB."),
+    max_points: int = typer.Option(5_000_000, help="Largest scan accepted, points."),
+):
+    """Serve the web UI (Gradio): upload a scan, get its labelled reconstruction, download GLB / PLY / report."""
+    from app.web import WebConfig, launch
+
+    launch(WebConfig(host=host, port=port, share=share, max_upload_mb=max_upload_mb, max_points=max_points))
+
+
+@app.command()
 def demo(
     out_dir: Path = typer.Option(Path("out/demo"), "--out", "-o", help="Output folder."),
     inputs: list[Path] | None = typer.Argument(None, help="Scans to process (default: the samples in assets/)."),

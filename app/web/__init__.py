@@ -1,0 +1,108 @@
+"""``nir-studio web``: the Gradio web UI. One tab per view; later views (compression, NeRFs) append to :data:`VIEWS`.
+
+Binds 127.0.0.1 unless told otherwise and makes no public link unless asked. Work runs through Gradio's queue one
+job at a time (reconstruction holds a model and a 256³ band in memory), files live in a folder per browser session
+that is deleted when the page closes, and every failure reaches the user as a message, never as a dead server.
+(No ``from __future__ import annotations``: Gradio finds ``gr.Request`` parameters by their annotation object.)
+"""
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MB = 1 << 20
+
+
+@dataclass
+class WebConfig:
+    """Settings of the web UI."""
+
+    host: str = "127.0.0.1"
+    """Interface to bind; 127.0.0.1 keeps the UI on this machine."""
+    port: int = 7860
+    """TCP port."""
+    share: bool = False
+    """Ask Gradio for a public share link (off unless asked)."""
+    max_upload_mb: int = 200
+    """Largest upload accepted, in MiB."""
+    max_points: int = 5_000_000
+    """Largest scan accepted, in points (the loaders' own limits are larger)."""
+    max_queue: int = 16
+    """Jobs waiting at most; more get a "busy" message instead of exhausting memory."""
+    work_root: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "nir-studio-web")
+    """Parent of the per-session folders."""
+    models: dict[str, Path] = field(default_factory=dict)
+    """Choosable bundles by display name (default: the bundled ones)."""
+
+
+@dataclass
+class View:
+    """A tab: its title and a function that builds its components inside the tab."""
+
+    title: str
+    build: Callable[[WebConfig], None]
+
+
+def _views() -> list[View]:
+    from .reconstruct import build_reconstruct
+
+    return [View("Reconstruct", build_reconstruct)]
+
+
+VIEWS: Callable[[], list[View]] = _views
+"""The tabs, in order (a function so that building the list imports each view only when the UI is built)."""
+
+
+def session_folder(cfg: WebConfig, session: str | None) -> Path:
+    """A fresh folder for one job of one browser session, under that session's folder."""
+    root = cfg.work_root / (session or "anonymous")
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=time.strftime("%H%M%S-"), dir=root))
+
+
+def drop_session(cfg: WebConfig, session: str | None) -> None:
+    if session:
+        shutil.rmtree(cfg.work_root / session, ignore_errors=True)
+
+
+def build_ui(cfg: WebConfig | None = None):
+    """The Gradio app (not launched)."""
+    import gradio as gr
+
+    cfg = cfg or WebConfig()
+    if not cfg.models:
+        cfg.models = bundled_models()
+    with gr.Blocks(title="NIR Studio", delete_cache=(3600, 3600)) as ui:
+        gr.Markdown("# NIR Studio\nScans and meshes to compact neural implicit representations, meshed and labelled.")
+        with gr.Tabs():
+            for view in VIEWS():
+                with gr.Tab(view.title):
+                    view.build(cfg)
+
+        def cleanup(request: gr.Request):
+            drop_session(cfg, getattr(request, "session_hash", None))
+
+        ui.unload(cleanup)
+    ui.queue(default_concurrency_limit=1, max_size=cfg.max_queue)
+    return ui
+
+
+def bundled_models() -> dict[str, Path]:
+    """Display name -> bundle folder for every bundle in assets/models (the default first)."""
+    from app.batch import MODELS_DIR, default_model
+
+    found = {"default (" + default_model().name + ")": default_model()}
+    for folder in sorted(MODELS_DIR.iterdir()) if MODELS_DIR.exists() else []:
+        if (folder / "config.json").exists() and folder != default_model():
+            found[folder.name] = folder
+    return found
+
+
+def launch(cfg: WebConfig) -> None:
+    """Builds and serves the UI until interrupted."""
+    cfg.work_root.mkdir(parents=True, exist_ok=True)
+    ui = build_ui(cfg)
+    ui.launch(server_name=cfg.host, server_port=cfg.port, share=cfg.share,
+              max_file_size=f"{cfg.max_upload_mb}mb", show_error=True)

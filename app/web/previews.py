@@ -1,0 +1,48 @@
+"""What the browser can show: point clouds as small meshes in a GLB, class legends as HTML."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from nir_core.atomic import atomic_write_bytes
+
+# An octahedron: 6 corners, 8 faces — the cheapest closed shape gr.Model3D shades like a point.
+_CORNERS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=np.float32)
+_FACES = np.array([[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4], [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]])
+
+
+def points_glb(points: np.ndarray, colors: np.ndarray | None, path: Path, max_points: int = 30_000,
+               seed: int = 0) -> Path:
+    """Writes up to ``max_points`` of (N, 3) ``points`` as tiny octahedra (sized from the cloud's extent) with
+    their (N, 3) uint8 ``colors`` (grey when None) to a GLB at ``path``."""
+    points = np.asarray(points, np.float32)
+    if len(points) > max_points:
+        pick = np.random.default_rng(seed).choice(len(points), max_points, replace=False)
+        points = points[pick]
+        colors = None if colors is None else np.asarray(colors)[pick]
+    extent = float(np.ptp(points, axis=0).max()) if len(points) else 1.0
+    radius = 0.002 * extent
+    vertices = (points[:, None, :] + radius * _CORNERS[None]).reshape(-1, 3)
+    faces = (np.arange(len(points))[:, None, None] * 6 + _FACES[None]).reshape(-1, 3)
+    rgb = np.full((len(points), 3), 160, np.uint8) if colors is None else np.asarray(colors, np.uint8)[:, :3]
+    rgba = np.concatenate([np.repeat(rgb, 6, axis=0), np.full((len(vertices), 1), 255, np.uint8)], axis=1)
+    mesh = trimesh.Trimesh(vertices, faces, vertex_colors=rgba, process=False)
+    return atomic_write_bytes(path, mesh.export(file_type="glb"))
+
+
+def legend_html(legend: dict[str, str], histogram: dict[str, int] | None = None) -> str:
+    """Colour chips for ``{class name: "#rrggbb"}``, with each class's share of ``histogram`` when given."""
+    if not legend:
+        return "<p>No labels: the model has no trained semantic head, or labels are off.</p>"
+    total = sum((histogram or {}).values()) or 1
+    items = []
+    for name, colour in legend.items():
+        share = f" {100 * (histogram or {}).get(name, 0) / total:.1f}%" if histogram else ""
+        items.append(f'<span style="display:inline-flex;align-items:center;margin:2px 10px 2px 0">'
+                     f'<span style="width:14px;height:14px;border-radius:3px;background:{html.escape(colour)};'
+                     f'display:inline-block;margin-right:5px;border:1px solid #0003"></span>'
+                     f"{html.escape(name)}{share}</span>")
+    return "<div>" + "".join(items) + "</div>"

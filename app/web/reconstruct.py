@@ -1,0 +1,131 @@
+"""The Reconstruct tab: a scan or mesh in, the (labelled) reconstruction out, side by side, with downloads.
+
+No ``from __future__ import annotations`` here: Gradio finds the ``gr.Request`` parameter by its annotation object.
+"""
+from pathlib import Path
+
+from app.batch import load_model, reconstruct_file
+from app.demo import default_inputs
+
+from . import MB, WebConfig, session_folder
+from .previews import legend_html, points_glb
+
+UPLOAD_TYPES = [".ply", ".obj", ".off", ".stl", ".glb", ".npy", ".npz", ".txt", ".xyz", ".pts"]
+STAGE_PROGRESS = {"load": 0.05, "encode": 0.15, "extract": 0.3, "label": 0.85, "export": 0.92}
+
+
+class _Models:
+    """Bundles loaded once and kept (jobs run one at a time, so no lock is needed)."""
+
+    def __init__(self, paths: dict[str, Path]):
+        self.paths, self.loaded = paths, {}
+
+    def get(self, name: str):
+        if name not in self.paths:
+            raise ValueError(f"unknown model {name!r}")
+        if name not in self.loaded:
+            self.loaded[name] = load_model(self.paths[name])[:2]  # (model, label set or None)
+        return self.loaded[name]
+
+
+def run_reconstruction(cfg: WebConfig, models: _Models, source: Path, model_name: str, resolution: int,
+                       want_labels: bool, work: Path, progress=None) -> dict:
+    """The job behind the Run button, without Gradio: checks the input, writes previews, mesh files and report
+    into ``work``; returns their paths and the report. Raises ``ValueError`` / ``NIRStudioError`` with a message
+    for the user."""
+    import json
+
+    from nir_core.data.io import load
+
+    size = source.stat().st_size
+    if size > cfg.max_upload_mb * MB:
+        raise ValueError(f"{source.name}: {size / MB:.0f} MiB is over the {cfg.max_upload_mb} MiB upload limit")
+    step = progress or (lambda fraction, desc="": None)
+    step(0.02, desc="load")
+    scan = load(source)
+    if len(scan) > cfg.max_points:
+        raise ValueError(f"{source.name}: {len(scan):,} points is over the {cfg.max_points:,}-point limit")
+    model, label_set = models.get(model_name)
+    labels = want_labels and label_set is not None
+    colors = scan.label_set.colorize(scan.labels) if scan.labels is not None and scan.label_set else scan.colors
+    preview = points_glb(scan.points, colors, work / "input_preview.glb")
+    name = source.stem
+    outputs = reconstruct_file(source, work, name, model, models.paths[model_name], resolution=resolution,
+                               labels=labels, label_set=label_set if labels else None, formats=("glb", "ply"),
+                               on_stage=lambda stage: step(STAGE_PROGRESS[stage], desc=stage), scan=scan)
+    report_path = work / f"{name}.json"
+    report = json.loads(report_path.read_text())
+    if want_labels and label_set is None:
+        report.setdefault("notes", []).append("labels off: this model has no trained semantic head")
+    return {"preview": preview, "glb": Path(outputs[0]), "ply": Path(outputs[1]), "report": report_path,
+            "data": report}
+
+
+def summary(report: dict) -> dict:
+    """What the stats panel shows: time per stage, sizes, the mesh, the label histogram."""
+    mesh = report["mesh_unit_cube"]
+    out = {"time per stage (s)": report["timings_s"], "total (s)": round(sum(report["timings_s"].values()), 2),
+           "input points": report["input_stats"]["points"], "mesh faces": mesh["faces"],
+           "mesh pieces": mesh["components"], "model size (MB)": round(report["model_bytes"] / 1e6, 2)}
+    if "label_histogram" in report:
+        out["mesh vertices per class"] = report["label_histogram"]["mesh_vertices"]
+    if "metrics_vs_input_mesh" in report:
+        out["against the input's own surface"] = report["metrics_vs_input_mesh"]
+    if report.get("notes"):
+        out["notes"] = report["notes"]
+    return out
+
+
+def build_reconstruct(cfg: WebConfig) -> None:
+    """The tab's components and events (called inside ``gr.Tab``)."""
+    import gradio as gr
+
+    from nir_core.errors import NIRStudioError
+
+    models = _Models(cfg.models)
+    examples = {p.name: p for p in default_inputs()}
+    with gr.Row():
+        with gr.Column(scale=1):
+            upload = gr.File(label="Scan or mesh", file_types=UPLOAD_TYPES, type="filepath")
+            example = gr.Dropdown(choices=[""] + list(examples), value="", label="…or a bundled example")
+            model_name = gr.Dropdown(choices=list(cfg.models), value=next(iter(cfg.models)), label="Model")
+            with gr.Accordion("Settings", open=False):
+                resolution = gr.Slider(64, 512, value=256, step=64, label="Resolution (cells per axis)")
+                want_labels = gr.Checkbox(value=True, label="Label the mesh (when the model can)")
+            run = gr.Button("Reconstruct", variant="primary")
+            gr.Markdown(f"Uploads up to {cfg.max_upload_mb} MiB and {cfg.max_points:,} points.")
+        with gr.Column(scale=3):
+            with gr.Row():
+                shown_input = gr.Model3D(label="Input points", height=420)
+                shown_result = gr.Model3D(label="Reconstruction", height=420)
+            legend = gr.HTML()
+            stats = gr.JSON(label="Stats")
+            with gr.Row():
+                get_glb = gr.DownloadButton("GLB", interactive=False)
+                get_ply = gr.DownloadButton("PLY (labels)", interactive=False)
+                get_report = gr.DownloadButton("Report (JSON)", interactive=False)
+
+    def on_run(upload_path, example_name, chosen_model, res, labels_on, request: gr.Request,
+               progress=gr.Progress()):
+        source = Path(upload_path) if upload_path else examples.get(example_name)
+        if source is None:
+            raise gr.Error("Upload a scan or mesh, or pick a bundled example.")
+        work = session_folder(cfg, getattr(request, "session_hash", None))
+        try:
+            result = run_reconstruction(cfg, models, source, chosen_model, int(res), bool(labels_on), work, progress)
+        except (NIRStudioError, ValueError, OSError) as exc:
+            raise gr.Error(str(exc)) from None
+        data = result["data"]
+        return (str(result["preview"]), str(result["glb"]),
+                legend_html(data.get("legend", {}), data.get("label_histogram", {}).get("mesh_vertices")),
+                summary(data), gr.DownloadButton(value=str(result["glb"]), interactive=True),
+                gr.DownloadButton(value=str(result["ply"]), interactive=True),
+                gr.DownloadButton(value=str(result["report"]), interactive=True))
+
+    def reset():
+        off = gr.DownloadButton(value=None, interactive=False)
+        return off, off, off
+
+    run.click(reset, outputs=[get_glb, get_ply, get_report], queue=False).then(
+        on_run, inputs=[upload, example, model_name, resolution, want_labels],
+        outputs=[shown_input, shown_result, legend, stats, get_glb, get_ply, get_report], concurrency_limit=1)

@@ -1,0 +1,80 @@
+"""The web UI as a person uses it: the job behind the button on real files, its limits, and the served app."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+import trimesh
+from conftest import REPO, shared_file
+
+from app.web import WebConfig, build_ui, bundled_models, session_folder
+from app.web.previews import legend_html, points_glb
+from app.web.reconstruct import _Models, run_reconstruction, summary
+
+SAMPLE = REPO / "assets" / "samples" / "room_00001_scan.ply"
+
+
+@pytest.fixture(scope="module")
+def models():
+    return _Models(bundled_models())
+
+
+def test_reconstruct_job_on_a_sample_writes_previews_downloads_and_stats(tmp_path, models):
+    cfg = WebConfig(work_root=tmp_path)
+    name = next(iter(cfg.models or bundled_models()))
+    result = run_reconstruction(cfg, models, SAMPLE, name, 32, True, session_folder(cfg, "s1"))
+    for key in ("preview", "glb", "ply", "report"):
+        assert result[key].exists() and result[key].stat().st_size > 0
+    preview = trimesh.load(result["preview"], force="mesh")
+    assert len(preview.faces) == 8 * 10_000  # every point of the 10k-point scan as an octahedron
+    stats = summary(result["data"])
+    assert stats["mesh faces"] > 100 and set(stats["time per stage (s)"]) >= {"load", "encode", "extract", "export"}
+
+
+def test_limits_and_bad_files_give_messages(tmp_path, models):
+    name = next(iter(bundled_models()))
+    with pytest.raises(ValueError, match="100-point limit"):
+        run_reconstruction(WebConfig(work_root=tmp_path, max_points=100), models, SAMPLE, name, 32, True, tmp_path)
+    with pytest.raises(ValueError, match="upload limit"):
+        run_reconstruction(WebConfig(work_root=tmp_path, max_upload_mb=0), models, SAMPLE, name, 32, True, tmp_path)
+    bad = tmp_path / "bad.ply"
+    bad.write_text("ply\nformat ascii 1.0\nelement vertex 2\nend_header\n")
+    from nir_core.errors import NIRStudioError
+
+    with pytest.raises(NIRStudioError, match="bad.ply"):
+        run_reconstruction(WebConfig(work_root=tmp_path), models, bad, name, 32, True, tmp_path)
+
+
+def test_previews_of_a_real_scannet_room_and_the_legend(tmp_path):
+    import numpy as np
+
+    from nir_core.data.io import load
+
+    room = load(shared_file("scannet_votenet_50k", "scene0003_00_vert.npy"))
+    path = points_glb(room.points, room.label_set.colorize(room.labels), tmp_path / "room.glb", max_points=5000)
+    mesh = trimesh.load(path, force="mesh")
+    assert len(mesh.faces) == 8 * 5000 and mesh.visual.kind == "vertex"
+    html = legend_html({"wall": "#aec7e8", "chair<x>": "#bcbd22"}, {"wall": 3, "chair<x>": 1})
+    assert "75.0%" in html and "chair&lt;x&gt;" in html and "#bcbd22" in html
+    assert np.isfinite(mesh.vertices).all()
+
+
+def test_served_app_answers_on_localhost_and_runs_a_job(tmp_path):
+    from gradio_client import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ui = build_ui(WebConfig(work_root=tmp_path, port=port))
+    ui.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        model = next(iter(bundled_models()))
+        out = client.predict(None, "room_00001_scan.ply", model, 64, True, api_name="/on_run")
+        preview, result, legend, stats = out[:4]
+        assert trimesh.load(result, force="mesh").faces.shape[0] > 100
+        assert stats["mesh faces"] > 100
+        sessions = [p for p in tmp_path.iterdir() if p.is_dir()]
+        assert len(sessions) == 1 and sessions[0].name != "anonymous"  # a folder per browser session
+    finally:
+        ui.close()
