@@ -367,6 +367,28 @@ def web(
 
 
 @app.command()
+def view(
+    paths: list[Path] = typer.Argument(..., help="Meshes or point sets (e.g. reconstructions: NAME.ply)."),
+    compare: Path | None = typer.Option(None, help="A second result, shown beside the first."),
+    screenshot: Path | None = typer.Option(None, help="Render offscreen to this PNG instead of opening a window."),
+    width: int = typer.Option(1280, help="Screenshot width."),
+    height: int = typer.Option(800, help="Screenshot height."),
+    close_after: float | None = typer.Option(None, hidden=True, help="Close the window after this many seconds."),
+):
+    """Open results in the desktop viewer (Open3D): one geometry per class, each with its visibility checkbox."""
+    from app.viewer import scene_items, show
+    from app.viewer import screenshot as render
+
+    if screenshot is not None:
+        if screenshot.suffix.lower() != ".png":
+            raise typer.BadParameter(f"{screenshot}: write a .png", param_hint="--screenshot")
+        items = scene_items(list(paths), compare)
+        out.print(f"wrote {render(items, screenshot, width, height)} ({len(items)} geometries)")
+        return
+    show(list(paths), compare, close_after)
+
+
+@app.command()
 def demo(
     out_dir: Path = typer.Option(Path("out/demo"), "--out", "-o", help="Output folder."),
     inputs: list[Path] | None = typer.Argument(None, help="Scans to process (default: the samples in assets/)."),

@@ -1,0 +1,148 @@
+"""``nir-studio view``: the Open3D desktop viewer, and its headless screenshots.
+
+Each file becomes named geometries: a labelled mesh or point set is split by class (one geometry per class, named
+``file: class`` and coloured from the palette), so the viewer's geometry list is also the class legend, with a
+visibility checkbox per class; an unlabelled one keeps its own colours. ``--compare`` places a second result beside
+the first (offset along x by the first's width), so two reconstructions are seen side by side. The window opens at
+once and the files load on a worker thread; ``--screenshot`` renders the same scene offscreen to a PNG instead.
+"""
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nir_core.atomic import atomic_write_bytes
+
+
+@dataclass
+class Item:
+    """One named geometry of the scene."""
+
+    name: str
+    geometry: object
+    """An ``open3d.geometry.TriangleMesh`` or ``PointCloud``."""
+    is_mesh: bool
+
+
+def _open3d_geometry(points: np.ndarray, faces: np.ndarray | None, colors: np.ndarray | None):
+    import open3d as o3d
+
+    if faces is not None and len(faces):
+        g = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(points.astype(np.float64)),
+                                      o3d.utility.Vector3iVector(faces.astype(np.int32)))
+        g.compute_vertex_normals()
+        if colors is not None:
+            g.vertex_colors = o3d.utility.Vector3dVector(np.asarray(colors, np.float64)[:, :3] / 255.0)
+        return g
+    g = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points.astype(np.float64)))
+    if colors is not None:
+        g.colors = o3d.utility.Vector3dVector(np.asarray(colors, np.float64)[:, :3] / 255.0)
+    return g
+
+
+def file_items(path: Path, offset: np.ndarray | None = None) -> list[Item]:
+    """The geometries of one file: per class when it is labelled, else one. ``offset`` (3,) moves them."""
+    from nir_core.data.io import load
+
+    scan = load(path)
+    points = np.asarray(scan.points, np.float64) + (0 if offset is None else offset)
+    faces = np.asarray(scan.mesh.faces) if scan.has_faces else None
+    label = path.name
+    if scan.labels is None or scan.label_set is None:
+        return [Item(label, _open3d_geometry(points, faces, scan.colors), faces is not None)]
+    labels = np.asarray(scan.labels)
+    colors = scan.label_set.colorize(labels)
+    items = []
+    for cls in np.unique(labels):
+        name = scan.label_set.names[cls] if 0 <= cls < len(scan.label_set) else "unlabelled"
+        if faces is None:
+            keep = np.nonzero(labels == cls)[0]
+            items.append(Item(f"{label}: {name}", _open3d_geometry(points[keep], None, colors[keep]), False))
+            continue
+        own = faces[labels[faces[:, 0]] == cls]  # a face belongs to the class of its first vertex
+        if len(own):
+            mesh = _open3d_geometry(points, own, colors)
+            mesh.remove_unreferenced_vertices()
+            items.append(Item(f"{label}: {name}", mesh, True))
+    return items
+
+
+def scene_items(paths: list[Path], compare: Path | None = None) -> list[Item]:
+    """Every file's items; the ``compare`` file's moved beside the others."""
+    items = [item for path in paths for item in file_items(path)]
+    if compare is not None:
+        lo, hi = _bounds(items)
+        items += file_items(compare, offset=np.array([1.1 * (hi[0] - lo[0]), 0.0, 0.0]))
+    return items
+
+
+def _bounds(items: list[Item]) -> tuple[np.ndarray, np.ndarray]:
+    lo = np.min([np.asarray(i.geometry.get_min_bound()) for i in items], axis=0)
+    hi = np.max([np.asarray(i.geometry.get_max_bound()) for i in items], axis=0)
+    return lo, hi
+
+
+def _material(item: Item):
+    import open3d as o3d
+
+    mat = o3d.visualization.rendering.MaterialRecord()
+    mat.shader = "defaultLit" if item.is_mesh else "defaultUnlit"
+    mat.point_size = 3.0
+    return mat
+
+
+def screenshot(items: list[Item], path: Path, width: int = 1280, height: int = 800) -> Path:
+    """Renders the scene offscreen (no display needed) from a three-quarter view and writes a PNG atomically."""
+    import open3d as o3d
+
+    if not items:
+        raise ValueError("nothing to render")
+    renderer = o3d.visualization.rendering.OffscreenRenderer(width, height)
+    renderer.scene.set_background([1.0, 1.0, 1.0, 1.0])
+    for item in items:
+        renderer.scene.add_geometry(item.name, item.geometry, _material(item))
+    lo, hi = _bounds(items)
+    centre, size = (lo + hi) / 2, float(np.linalg.norm(hi - lo))
+    renderer.setup_camera(50.0, centre, centre + size * np.array([0.6, -0.9, 0.8]), [0.0, 0.0, 1.0])
+    image = np.asarray(renderer.render_to_image())
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def show(paths: list[Path], compare: Path | None = None, close_after: float | None = None) -> None:
+    """Opens the O3DVisualizer window; geometries arrive from a loader thread as they are read."""
+    import open3d as o3d
+
+    gui = o3d.visualization.gui
+    app = gui.Application.instance
+    app.initialize()
+    window = o3d.visualization.O3DVisualizer("NIR Studio — " + ", ".join(p.name for p in paths), 1280, 800)
+    window.show_settings = True
+    app.add_window(window)
+
+    def load() -> None:
+        try:
+            items = scene_items(paths, compare)
+        except Exception as exc:  # noqa: BLE001 - shown in the window, not a crash
+            message = str(exc)
+            app.post_to_main_thread(window, lambda: window.show_message_box("Cannot open", message))
+            return
+
+        def add() -> None:
+            for item in items:
+                window.add_geometry(item.name, item.geometry, _material(item))
+            window.reset_camera_to_default()
+
+        app.post_to_main_thread(window, add)
+        if close_after is not None:
+            threading.Timer(close_after, lambda: app.post_to_main_thread(window, window.close)).start()
+
+    threading.Thread(target=load, daemon=True).start()
+    app.run()
