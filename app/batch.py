@@ -169,10 +169,12 @@ def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None
 
 def reconstruct_file(path: Path, out_dir: Path, name: str, model, model_path: Path, resolution: int = 256,
                      labels: bool = False, label_set=None, formats: tuple[str, ...] = ("glb", "ply"),
-                     on_stage: Callable[[str], None] | None = None, scan=None) -> list[str]:
+                     on_stage: Callable[[str], None] | None = None, scan=None,
+                     load_seconds: float = 0.0) -> list[str]:
     """One input -> ``out_dir/name.{formats}`` and ``out_dir/name.json`` (written last); returns the mesh files.
 
-    ``on_stage`` is called with each of :data:`STAGES` as it starts; ``scan``: ``path`` already loaded. Raises
+    ``on_stage`` is called with each of :data:`STAGES` as it starts; ``scan``: ``path`` already loaded (in
+    ``load_seconds``). Raises
     :class:`NIRStudioError` (bad file) or ``ValueError`` without writing the report.
     """
     from nir_core.data.io import load, save_scan
@@ -183,7 +185,7 @@ def reconstruct_file(path: Path, out_dir: Path, name: str, model, model_path: Pa
     stage("load")
     start = time.perf_counter()
     scan = scan if scan is not None else load(path)
-    loaded = time.perf_counter() - start
+    loaded = time.perf_counter() - start + load_seconds
     mesh, report = reconstruct_with_model(scan, model, ExtractJob(resolution=resolution), labels=labels,
                                           label_set=label_set, on_stage=stage)
     stage("export")

@@ -29,6 +29,8 @@ class WebConfig:
     """Largest upload accepted, in MiB."""
     max_points: int = 5_000_000
     """Largest scan accepted, in points (the loaders' own limits are larger)."""
+    default_resolution: int = 256
+    """The resolution the Settings slider starts at."""
     max_queue: int = 16
     """Jobs waiting at most; more get a "busy" message instead of exhausting memory."""
     work_root: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "nir-studio-web")

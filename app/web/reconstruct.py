@@ -2,6 +2,7 @@
 
 No ``from __future__ import annotations`` here: Gradio finds the ``gr.Request`` parameter by its annotation object.
 """
+import time
 from pathlib import Path
 
 from app.batch import load_model, reconstruct_file
@@ -42,7 +43,9 @@ def run_reconstruction(cfg: WebConfig, models: _Models, source: Path, model_name
         raise ValueError(f"{source.name}: {size / MB:.0f} MiB is over the {cfg.max_upload_mb} MiB upload limit")
     step = progress or (lambda fraction, desc="": None)
     step(0.02, desc="load")
+    started = time.perf_counter()
     scan = load(source)
+    load_seconds = time.perf_counter() - started
     if len(scan) > cfg.max_points:
         raise ValueError(f"{source.name}: {len(scan):,} points is over the {cfg.max_points:,}-point limit")
     model, label_set = models.get(model_name)
@@ -52,7 +55,8 @@ def run_reconstruction(cfg: WebConfig, models: _Models, source: Path, model_name
     name = source.stem
     outputs = reconstruct_file(source, work, name, model, models.paths[model_name], resolution=resolution,
                                labels=labels, label_set=label_set if labels else None, formats=("glb", "ply"),
-                               on_stage=lambda stage: step(STAGE_PROGRESS[stage], desc=stage), scan=scan)
+                               on_stage=lambda stage: step(STAGE_PROGRESS[stage], desc=stage), scan=scan,
+                               load_seconds=load_seconds)
     report_path = work / f"{name}.json"
     report = json.loads(report_path.read_text())
     if want_labels and label_set is None:
@@ -90,7 +94,8 @@ def build_reconstruct(cfg: WebConfig) -> None:
             example = gr.Dropdown(choices=[""] + list(examples), value="", label="…or a bundled example")
             model_name = gr.Dropdown(choices=list(cfg.models), value=next(iter(cfg.models)), label="Model")
             with gr.Accordion("Settings", open=False):
-                resolution = gr.Slider(64, 512, value=256, step=64, label="Resolution (cells per axis)")
+                resolution = gr.Slider(32, 512, value=cfg.default_resolution, step=32,
+                                       label="Resolution (cells per axis)")
                 want_labels = gr.Checkbox(value=True, label="Label the mesh (when the model can)")
             run = gr.Button("Reconstruct", variant="primary")
             gr.Markdown(f"Uploads up to {cfg.max_upload_mb} MiB and {cfg.max_points:,} points.")

@@ -78,3 +78,29 @@ def test_served_app_answers_on_localhost_and_runs_a_job(tmp_path):
         assert len(sessions) == 1 and sessions[0].name != "anonymous"  # a folder per browser session
     finally:
         ui.close()
+
+
+@pytest.mark.slow
+def test_a_real_browser_uploads_a_scan_and_sees_the_result(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from app.web.browser import chromium_path, reconstruct_in_browser
+
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed (scripts/setup.sh installs it as root)")
+    pytest.importorskip("playwright")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ui = build_ui(WebConfig(work_root=tmp_path / "work", port=port, default_resolution=64))
+    ui.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        shot = tmp_path / "page.png"
+        seconds = reconstruct_in_browser(f"http://127.0.0.1:{port}/", SAMPLE, shot)
+    finally:
+        ui.close()
+    image = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert seconds < 120
+    # Not blank: the page holds the drawn point cloud and mesh, so many distinct colours.
+    assert len(np.unique(image.reshape(-1, 3) // 8, axis=0)) > 50

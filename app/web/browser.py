@@ -1,0 +1,41 @@
+"""Drives the web UI in a real headless Chromium (Playwright, Debian's /usr/bin/chromium): what the browser test
+and the web benchmark do as a user would — open the page, upload a scan, click Reconstruct, wait for the result."""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+CHROMIUM_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+"""Headless WebGL without a GPU (SwiftShader), which gr.Model3D needs to draw."""
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium, which scripts/setup.sh installs (Playwright's own browser downloads are not used)."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def reconstruct_in_browser(url: str, scan: Path, screenshot: Path | None = None, timeout_s: float = 300.0) -> float:
+    """Uploads ``scan`` at ``url``, clicks Reconstruct, waits until the downloads are enabled (the result is on
+    screen); returns the seconds from the click to then, and saves a full-page screenshot when asked."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.set_input_files("input[type=file]", str(scan))
+            page.get_by_text(scan.name[:8]).first.wait_for(timeout=30_000)  # the upload is listed
+            start = time.perf_counter()
+            page.get_by_role("button", name="Reconstruct").last.click()
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('button')].some(b => b.textContent.trim() === 'GLB' && !b.disabled)",
+                timeout=timeout_s * 1000)
+            seconds = time.perf_counter() - start
+            if screenshot is not None:
+                page.wait_for_timeout(2000)  # let the 3D views draw
+                page.screenshot(path=str(screenshot), full_page=True)
+            return seconds
+        finally:
+            browser.close()
