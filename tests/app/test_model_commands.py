@@ -168,3 +168,36 @@ def test_finetune_context_refuses_unlabelled_data_and_other_architectures(capsys
     code, _, err = run(capsys, "finetune-context", str(BUNDLE), str(bunny), "--out", str(tmp_path / "a"))
     assert code == 2 and "has no labels" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.slow
+def test_batch_of_ten_with_one_corrupt_killed_halfway_resumes_without_redoing(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    rooms = [shared_file("scannet_votenet_50k", f"scene000{i}_00_vert.npy") for i in range(1, 8)]
+    corrupt = tmp_path / "broken_scan.ply"
+    corrupt.write_bytes(b"ply\nformat ascii 1.0\nelement vertex 5\nproperty float x\nend_header\n1\n")
+    inputs = [SAMPLE, SAMPLE.with_name("room_00004_scan.ply"), *rooms, corrupt]
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "app.cli", "reconstruct", *map(str, inputs), "--out", str(out), "--model",
+               str(BUNDLE), "--resolution", "32", "--format", "ply"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None and len(list(out.glob("*.json"))) < 4:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")}
+    assert 0 < len(first) < 9, "the batch was not killed halfway"
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 1  # the corrupt file
+    assert "broken_scan.ply" in done.stderr and "failed" in done.stdout
+    reports = {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")}
+    assert len(reports) == 9 and len(list(out.glob("*.ply"))) == 9
+    assert all(reports[name] == mtime for name, mtime in first.items())  # finished inputs were not redone
+    assert done.stdout.count("skipped") == len(first)
