@@ -374,6 +374,7 @@ def view(
     width: int = typer.Option(1280, help="Screenshot width."),
     height: int = typer.Option(800, help="Screenshot height."),
     close_after: float | None = typer.Option(None, hidden=True, help="Close the window after this many seconds."),
+    grab: Path | None = typer.Option(None, hidden=True, help="Save a PNG of the whole display before closing."),
 ):
     """Open results in the desktop viewer (Open3D): one geometry per class, each with its visibility checkbox."""
     from app.viewer import scene_items, show
@@ -385,7 +386,7 @@ def view(
         items = scene_items(list(paths), compare)
         out.print(f"wrote {render(items, screenshot, width, height)} ({len(items)} geometries)")
         return
-    show(list(paths), compare, close_after)
+    show(list(paths), compare, close_after, grab)
 
 
 @app.command()

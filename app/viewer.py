@@ -116,8 +116,22 @@ def screenshot(items: list[Item], path: Path, width: int = 1280, height: int = 8
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def show(paths: list[Path], compare: Path | None = None, close_after: float | None = None) -> None:
-    """Opens the O3DVisualizer window; geometries arrive from a loader thread as they are read."""
+def _grab_display(path: Path) -> None:
+    import os
+
+    from PIL import ImageGrab
+
+    buf = io.BytesIO()
+    ImageGrab.grab(xdisplay=os.environ.get("DISPLAY")).save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def show(paths: list[Path], compare: Path | None = None, close_after: float | None = None,
+         grab: Path | None = None) -> None:
+    """Opens the O3DVisualizer window; geometries arrive from a loader thread as they are read.
+
+    ``close_after``: close the window after that many seconds; ``grab``: before closing, save a PNG of the whole
+    display (window, geometry list and all) — for scripted checks under a virtual display."""
     import open3d as o3d
 
     gui = o3d.visualization.gui
@@ -141,6 +155,8 @@ def show(paths: list[Path], compare: Path | None = None, close_after: float | No
             window.reset_camera_to_default()
 
         app.post_to_main_thread(window, add)
+        if grab is not None:
+            threading.Timer(0.7 * (close_after or 5.0), lambda: _grab_display(grab)).start()
         if close_after is not None:
             threading.Timer(close_after, lambda: app.post_to_main_thread(window, window.close)).start()
 

@@ -53,7 +53,16 @@ def test_window_opens_loads_and_closes_under_a_virtual_display(tmp_path):
 
     if shutil.which("xvfb-run") is None:
         pytest.skip("xvfb-run is not installed (scripts/setup.sh installs it as root)")
-    proc = subprocess.run(["xvfb-run", "-a", sys.executable, "-m", "app.cli", "view", str(SAMPLES / "room_00001_scan.ply"),
-                           "--compare", str(SAMPLES / "room_00001_mesh.ply"), "--close-after", "4"],
+    from PIL import Image
+
+    shot = tmp_path / "display.png"
+    proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-m", "app.cli", "view",
+                           str(SAMPLES / "room_00001_scan.ply"), "--compare", str(SAMPLES / "room_00001_mesh.ply"),
+                           "--close-after", "8", "--grab", str(shot)],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    image = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    scene, panel = image[:, : image.shape[1] * 2 // 3], image[:, image.shape[1] * 3 // 4:]
+    # The scene shows the geometry (many colours); the settings panel with the per-class list has text on it.
+    assert len(np.unique(scene.reshape(-1, 3) // 8, axis=0)) > 30
+    assert panel.std() > 10
