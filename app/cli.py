@@ -240,23 +240,20 @@ def evaluate(
     points; mIoU and mF1 when the model and the data are labelled."""
     import json
 
+    from app.batch import expand_inputs, load_model
     from nir_core.atomic import atomic_write_json
-    from nir_core.bundle import ModelBundle
     from nir_core.data.io import load
-    from nir_core.data.labels import LabelSet, require_label_set
+    from nir_core.data.labels import require_label_set
     from nir_core.data.synthetic import generate_room
     from nir_core.evaluate import EvalConfig, prepare
     from nir_core.evaluate import evaluate as run
-    from nir_core.models.registry import from_bundle
 
     if not data and rooms <= 0:
         raise typer.BadParameter("give scans to evaluate on, or --rooms N for generated rooms", param_hint="DATA")
-    bundle = ModelBundle.load(model)
-    net = from_bundle(bundle, source=model)
-    model_labels = LabelSet.from_json(bundle.label_set) if bundle.label_set and net.num_classes else None
+    net, model_labels, _ = load_model(model)
     cfg = EvalConfig(num_input=num_input, resolution=resolution)
     scans = []
-    for path in data or []:
+    for path in expand_inputs(list(data or [])):
         scan = load(path)
         require_label_set(model_labels, scan.label_set, path)
         scans.append((str(path), scan))
