@@ -5,6 +5,8 @@ Python, so meshes with thousands of small pieces (typical of UDF extraction) sta
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import trimesh
 from scipy.sparse import coo_matrix
@@ -174,3 +176,60 @@ def smooth_boundary(mesh: trimesh.Trimesh, iterations: int = 4, *, lam: float = 
         vertices[movable] += step * (target - vertices[movable])
     out.vertices = vertices
     return out, np.nonzero(movable)[0]
+
+
+def extend_border(mesh: trimesh.Trimesh, udf: Callable[[np.ndarray], np.ndarray], cell: float, offset: float = 0.0,
+                  tolerance: float = 0.15, fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
+                  ) -> tuple[trimesh.Trimesh, np.ndarray]:
+    """A copy of ``mesh`` whose open borders are pushed outwards along the surface as far as the surface goes.
+
+    Marching cubes drops the last, partly covered cell along an open border, so the mesh stops up to a cell short
+    of the true border. Each border vertex tries steps of ``fractions`` of a cell along its outward in-surface
+    direction (in its border faces' planes, away from their third corners) and takes the longest step whose every
+    shorter step too lies on the surface (distance below ``tolerance`` cells beyond ``offset``).
+
+    Parameters
+    ----------
+    mesh: mesh with shared vertices.
+    udf: (M, 3) float32 points -> (M,) distances, one batched call.
+    cell: grid cell size.
+
+    Returns
+    -------
+    mesh: the extended copy.
+    moved: (M,) int64 indices of the vertices that moved (to be projected onto the surface).
+    """
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    out = mesh.copy()
+    if len(faces) == 0:
+        return out, np.zeros(0, dtype=np.int64)
+    half = np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)
+    key = np.sort(half, axis=1)
+    _, inverse, counts = np.unique(key[:, 0] * (faces.max() + 1) + key[:, 1], return_inverse=True, return_counts=True)
+    border = np.nonzero(counts[inverse] == 1)[0]
+    if len(border) == 0:
+        return out, np.zeros(0, dtype=np.int64)
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    a, b = half[border, 0], half[border, 1]
+    third = faces[border // 3, (border % 3 + 2) % 3]
+    along = vertices[b] - vertices[a]
+    along /= np.maximum(np.linalg.norm(along, axis=1, keepdims=True), 1e-12)
+    away = 0.5 * (vertices[a] + vertices[b]) - vertices[third]
+    away -= np.einsum("ij,ij->i", away, along)[:, None] * along  # in the face's plane, across the border edge
+    away /= np.maximum(np.linalg.norm(away, axis=1, keepdims=True), 1e-12)
+    direction = np.zeros_like(vertices)
+    np.add.at(direction, a, away)
+    np.add.at(direction, b, away)
+    ids = np.unique(np.concatenate([a, b]))
+    norm = np.linalg.norm(direction[ids], axis=1)
+    ids, unit = ids[norm > 1e-9], direction[ids][norm > 1e-9] / norm[norm > 1e-9, None]
+    steps = np.asarray(fractions, dtype=np.float64) * cell  # (S,)
+    trial = vertices[ids][:, None, :] + steps[None, :, None] * unit[:, None, :]  # (K, S, 3)
+    on = (np.asarray(udf(trial.reshape(-1, 3).astype(np.float32))).reshape(len(ids), len(steps)) - offset
+          <= tolerance * cell)
+    reach = np.cumprod(on, axis=1).sum(axis=1)  # how many steps in a row stay on the surface
+    moved = reach > 0
+    vertices = vertices.copy()
+    vertices[ids[moved]] = trial[moved, reach[moved] - 1]
+    out.vertices = vertices
+    return out, ids[moved]

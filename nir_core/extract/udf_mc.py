@@ -24,7 +24,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ..errors import FieldError
-from .cleanup import smooth_boundary
+from .cleanup import extend_border, smooth_boundary
 from .grid import SQRT3_2, Grid, all_cells, narrow_band
 from .holes import fill_holes
 from .mc_table import CORNER_OFFSETS, EDGE_AXIS, EDGE_CORNERS, FACES, triangle_table
@@ -63,6 +63,9 @@ class UDFExtractConfig:
     where two sheets meet, at creases, along noisy gradients; real openings fail the test). 0 disables it."""
     max_hole_edges: int = 400
     """Longest boundary loop considered for closing (the patch search costs O(n³) in its length)."""
+    extend_border: bool = True
+    """Push open borders outwards along the surface by up to a cell, as far as the field says the surface goes
+    (marching cubes drops the last, partly covered cell); applies with ``smooth_border``."""
     smooth_border: int = 4
     """Rounds of straightening open borders (staircases along cell faces), then projecting them back onto the
     surface; 0 keeps the raw border."""
@@ -256,6 +259,9 @@ def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtract
     if cfg.smooth_border and len(mesh.faces):
         clock = time.perf_counter()
         mesh, moved = smooth_boundary(mesh, cfg.smooth_border)
+        if cfg.extend_border:
+            mesh, pushed = extend_border(mesh, udf_only, h, cfg.offset)
+            moved = np.union1d(moved, pushed)
         if len(moved):  # back onto the surface: the straightened border cuts corners of the true one
             dv, gv = evaluate(field_, np.asarray(mesh.vertices[moved], np.float32), grad=True,
                               batch_size=cfg.batch_size, counter=counter)

@@ -87,6 +87,15 @@ def test_subdivision_onto_the_surface_brings_the_triangles_closer_to_it():
     assert fine.is_watertight
 
 
+def test_open_border_reaches_the_true_border():
+    short, _ = udf_marching_cubes(open_square(0.25, z=0.0137), 64, extend_border=False, subdivide=0)
+    full, _ = udf_marching_cubes(open_square(0.25, z=0.0137), 64, subdivide=0)
+    h = 1.0 / 64
+    assert abs(full.area - 0.25) < abs(short.area - 0.25) / 2
+    assert np.abs(full.vertices[:, :2]).max() > 0.25 - 0.2 * h  # within a fifth of a cell of the true border
+    assert np.abs(full.vertices[:, :2]).max() <= 0.25 + 1e-6 and np.abs(full.vertices[:, 2] - 0.0137).max() < 1e-4
+
+
 def test_finer_grids_query_a_smaller_share_of_the_dense_grid():
     _, coarse = udf_marching_cubes(sphere(0.3), 64)
     _, fine = udf_marching_cubes(sphere(0.3), 128)
