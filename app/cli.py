@@ -141,8 +141,11 @@ def extract(
     method: str = typer.Option("udf-mc", help="udf-mc (ours), dense-points (NDF + ball pivoting) or epsilon."),
     min_component_area: float = typer.Option(0.0005, help="Drop pieces under this fraction of the area (0 = keep)."),
     report: Path | None = typer.Option(None, help="Also write a JSON report (stats, timings) here."),
+    model: Path | None = typer.Option(None, help="Mesh a trained bundle's UDF of the scan instead of the exact "
+                                      "distance field (udf-mc only)."),
 ):
-    """Mesh the unsigned distance field of a scan or mesh ("mesh my scan's distance field")."""
+    """Mesh the unsigned distance field of a scan or mesh ("mesh my scan's distance field"), or with --model the
+    field a trained model predicts from it."""
     from nir_core.atomic import atomic_write_json
     from nir_core.data.io import load, save_scan
     from nir_core.data.scan import Scan
@@ -155,8 +158,16 @@ def extract(
     if output.suffix.lower() not in (".ply", ".obj", ".glb", ".off", ".stl"):
         raise typer.BadParameter(f"{output}: write .ply, .obj, .glb, .off or .stl", param_hint="--out")
     scan = load(input_path)
+    if model is not None and method != "udf-mc":
+        raise typer.BadParameter("a trained model's field is meshed with udf-mc", param_hint="--method")
     with err.status(f"extracting {input_path.name} at {resolution}³ ({method})"):
-        mesh, rep = extract_scan(scan, job)
+        if model is None:
+            mesh, rep = extract_scan(scan, job)
+        else:
+            from app.batch import load_model
+            from nir_core.extract.pipeline import reconstruct_with_model
+
+            mesh, rep = reconstruct_with_model(scan, load_model(model, labels=False)[0], job)
     import numpy as np
 
     save_scan(Scan(points=np.asarray(mesh.vertices, np.float32), mesh=mesh), output)

@@ -48,3 +48,14 @@ def test_cli_extract_refuses_an_unknown_output_type(tmp_path, capsys):
         main(["extract", str(shared_file("classic_meshes", "spot.obj")), "-o", str(tmp_path / "x.xyz")])
     assert code.value.code == 2 and "x.xyz" in capsys.readouterr().err
     assert not (tmp_path / "x.xyz").exists()
+
+
+def test_cli_extract_meshes_a_trained_models_field(tmp_path, capsys):
+    from conftest import REPO
+
+    out = tmp_path / "room.ply"
+    with pytest.raises(SystemExit) as code:
+        main(["extract", str(REPO / "assets" / "samples" / "room_00001_scan.ply"), "-o", str(out), "--resolution", "64",
+              "--model", str(REPO / "assets" / "models" / "pt-geometry")])
+    assert code.value.code == 0, capsys.readouterr().err
+    assert len(load(out, require_faces=True).mesh.faces) > 1000
