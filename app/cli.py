@@ -333,7 +333,7 @@ def finetune_context(
     """Train only a contextualiser and a semantic head on your own small labelled set, on top of a frozen geometry
     bundle (thesis ch. 6: the encoder and its training data stay untouched). Extra KEY=VALUE arguments override the
     pt-context preset (e.g. model.context.context_features=2)."""
-    from nir_core.bundle import BundleError, ModelBundle
+    from nir_core.bundle import ModelBundle
     from nir_core.data.labels import SCANNET20
     from nir_core.train import FileSource, apply_overrides
     from nir_core.train import train as run
@@ -343,10 +343,7 @@ def finetune_context(
     is_override = ["=" in str(p) and not p.exists() for p in data]
     overrides = [str(p) for p, o in zip(data, is_override) if o] + list(ctx.args)
     data = [p for p, o in zip(data, is_override) if not o]
-    source = ModelBundle.load(bundle)
-    if source.architecture != "point_udf":
-        raise BundleError(bundle, f"holds a {source.architecture!r} model; the contextualiser builds on a "
-                                  "'point_udf' (Point Transformer) bundle")
+    ModelBundle.load(bundle)  # a missing bundle fails before the data is read (the engine checks its architecture)
     for paths in (data, val or []):
         if paths:
             FileSource(list(paths), label_set=SCANNET20).check_all()

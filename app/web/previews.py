@@ -28,8 +28,7 @@ def points_glb(points: np.ndarray, colors: np.ndarray | None, path: Path, max_po
     vertices = (points[:, None, :] + radius * _CORNERS[None]).reshape(-1, 3)
     faces = (np.arange(len(points))[:, None, None] * 6 + _FACES[None]).reshape(-1, 3)
     rgb = np.full((len(points), 3), 160, np.uint8) if colors is None else np.asarray(colors, np.uint8)[:, :3]
-    rgba = np.concatenate([np.repeat(rgb, 6, axis=0), np.full((len(vertices), 1), 255, np.uint8)], axis=1)
-    mesh = trimesh.Trimesh(vertices, faces, vertex_colors=rgba, process=False)
+    mesh = trimesh.Trimesh(vertices, faces, vertex_colors=np.repeat(rgb, 6, axis=0), process=False)
     return atomic_write_bytes(path, mesh.export(file_type="glb"))
 
 

@@ -55,10 +55,17 @@ class EdgeTable:
     """(H,) bool: the face traverses its edge from the smaller to the larger vertex index."""
 
 
+def half_edges(faces: np.ndarray) -> np.ndarray:
+    """(F, 3) faces -> (3F, 2) their edges as each face runs them: face ``h // 3``, from corner ``h % 3`` to the next
+    (the order of :attr:`EdgeTable.half_edge`)."""
+    faces = np.asarray(faces, dtype=np.int64)
+    return np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)
+
+
 def edge_table(faces: np.ndarray) -> EdgeTable:
     """Group the 3F face edges of (F, 3) ``faces`` by undirected edge."""
     faces = np.asarray(faces, dtype=np.int64)
-    directed = np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)
+    directed = half_edges(faces)
     lo, hi = directed.min(axis=1), directed.max(axis=1)
     n = int(faces.max()) + 1 if faces.size else 1
     # One int64 key per undirected edge: np.unique on a 1-D key is several times faster than on rows.

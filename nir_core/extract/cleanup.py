@@ -12,7 +12,7 @@ import trimesh
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .analysis import edge_table, face_components, manifold_face_pairs, weld_faces
+from .analysis import edge_table, face_components, half_edges, manifold_face_pairs, weld_faces
 
 DEFAULT_MIN_AREA_FRACTION = 0.01
 """With no threshold given, :func:`remove_small_components` drops pieces under 1% of the total area."""
@@ -203,10 +203,9 @@ def extend_border(mesh: trimesh.Trimesh, udf: Callable[[np.ndarray], np.ndarray]
     out = mesh.copy()
     if len(faces) == 0:
         return out, np.zeros(0, dtype=np.int64)
-    half = np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)
-    key = np.sort(half, axis=1)
-    _, inverse, counts = np.unique(key[:, 0] * (faces.max() + 1) + key[:, 1], return_inverse=True, return_counts=True)
-    border = np.nonzero(counts[inverse] == 1)[0]
+    table = edge_table(faces)
+    half = half_edges(faces)
+    border = np.nonzero(table.counts[table.half_edge] == 1)[0]
     if len(border) == 0:
         return out, np.zeros(0, dtype=np.int64)
     vertices = np.asarray(mesh.vertices, dtype=np.float64)

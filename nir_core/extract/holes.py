@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import trimesh
 
-from .analysis import EdgeTable, edge_table
+from .analysis import EdgeTable, edge_table, half_edges
 
 
 def boundary_cycles(faces: np.ndarray, table: EdgeTable | None = None
@@ -36,7 +36,7 @@ def boundary_cycles(faces: np.ndarray, table: EdgeTable | None = None
     owner: (B,) the face of each boundary edge.
     """
     table = table if table is not None else edge_table(faces)
-    half = np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)  # table.half_edge's order
+    half = half_edges(faces)
     on_border = np.nonzero(table.counts[table.half_edge] == 1)[0]
     directed = half[on_border]
     if not len(directed):

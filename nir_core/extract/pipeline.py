@@ -96,8 +96,7 @@ def reconstruct_with_model(scan: Scan, model, job: ExtractJob | None = None, num
         point_labels = _labels(field, points)
         mesh.vertex_attributes["label"] = vertex_labels
         if label_set is not None:
-            mesh.visual.vertex_colors = np.concatenate(
-                [label_set.colorize(vertex_labels), np.full((len(vertex_labels), 1), 255, np.uint8)], axis=1)
+            mesh.visual.vertex_colors = label_set.colorize(vertex_labels)  # trimesh adds the alpha
             present = sorted(set(vertex_labels.tolist()) | set(point_labels.tolist()))
             report["legend"] = {label_set.names[i]: "#" + bytes(label_set.colors[i].astype(np.uint8)).hex()
                                 for i in present}

@@ -11,6 +11,8 @@ from collections.abc import Callable
 import numpy as np
 import trimesh
 
+from .analysis import edge_table
+
 
 def subdivide_onto_surface(mesh: trimesh.Trimesh, udf_and_grad: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
                            max_step: float, offset: float = 0.0) -> trimesh.Trimesh:
@@ -31,13 +33,13 @@ def subdivide_onto_surface(mesh: trimesh.Trimesh, udf_and_grad: Callable[[np.nda
     faces = np.asarray(mesh.faces, dtype=np.int64)
     if not len(faces):
         return mesh
-    sides = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-    edges, edge_of_side = np.unique(sides, axis=0, return_inverse=True)
+    table = edge_table(faces)
+    edges = table.edges
     mid = 0.5 * (vertices[edges[:, 0]] + vertices[edges[:, 1]])
     d, g = udf_and_grad(mid.astype(np.float32))
     direction = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
     mid = mid - np.clip(np.asarray(d, np.float64) - offset, 0.0, max_step)[:, None] * direction
-    ab, bc, ca = (edge_of_side.reshape(3, -1) + len(vertices))
+    ab, bc, ca = (table.half_edge.reshape(-1, 3) + len(vertices)).T  # each face's sides (0,1), (1,2), (2,0)
     a, b, c = faces.T
     children = np.concatenate([np.stack([a, ab, ca], 1), np.stack([ab, b, bc], 1), np.stack([ca, bc, c], 1),
                                np.stack([ab, bc, ca], 1)])

@@ -130,8 +130,7 @@ def save_scan(scan: Scan, path: str | Path) -> Path:
         mesh = scan.mesh.copy()
         mesh.vertex_attributes = {}  # e.g. int64 labels: not a glTF / OBJ vertex attribute (the PLY keeps them)
         if scan.colors is not None and len(scan.colors) == len(mesh.vertices):
-            mesh.visual.vertex_colors = np.concatenate(
-                [np.asarray(scan.colors, np.uint8), np.full((len(scan.colors), 1), 255, np.uint8)], axis=1)
+            mesh.visual.vertex_colors = np.asarray(scan.colors, np.uint8)  # RGB; trimesh adds the alpha
         data = mesh.export(file_type=ext[1:])
         atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
         return path
