@@ -32,6 +32,8 @@ def main() -> None:
     args = parser.parse_args()
     from gradio_client import Client
 
+    exp = Experiment(name="web", title="Web UI: click to result, concurrent requests",
+                     description=__doc__.split("\n\n")[1].replace("\n", " "))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -55,8 +57,6 @@ def main() -> None:
         together = time.perf_counter() - start
     finally:
         ui.close()
-    exp = Experiment(name="web", title="Web UI: click to result, concurrent requests",
-                     description=__doc__.split("\n\n")[1].replace("\n", " "))
     exp.tables["Timings"] = Table(["measure", "value"], [
         [f"click to labelled result on screen, {SAMPLE.name} at {args.resolution}³ (s)", f"{click:.1f}"],
         [f"{args.clients} concurrent requests: all completed, wall time (s)", f"{together:.1f}"],

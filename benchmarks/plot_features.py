@@ -56,6 +56,8 @@ def main() -> None:
     parser.add_argument("--room-seed", type=int, default=100_000)
     parser.add_argument("--points", type=int, default=10_240)
     args = parser.parse_args()
+    exp = Experiment(name="features_pca", title="Class separability of the encodings (thesis ch. 6 Fig. 2)",
+                     description=__doc__.split("\n\n")[1].replace("\n", " "))
     model = from_bundle(args.model).eval()
     room = generate_room(args.room_seed).to_scan().normalised()
     points, _, labels = sample_surface(room, args.points, 0)
@@ -70,14 +72,12 @@ def main() -> None:
             "E_g ⊕ E_c": np.concatenate([e_g, e_c], axis=1)[keep]}
     y = labels[keep]
     colors = SCANNET20.colorize(y)
-    exp = Experiment(name="features_pca", title="Class separability of the encodings (thesis ch. 6 Fig. 2)",
-                     description=__doc__.split("\n\n")[1].replace("\n", " "))
     table = Table(["features", "channels", "5-NN accuracy (leave-one-out)"])
     panels = []
     for name, x in sets.items():
         acc = knn_accuracy(x, y)
         table.rows.append([name, str(x.shape[1]), f"{acc:.3f}"])
-        panels.append(panel(pca_2d(x), colors, f"{name}: 5-NN acc {acc:.2f}"))
+        panels.append(panel(pca_2d(x), colors, f"{name.replace('⊕', '+')}: 5-NN acc {acc:.2f}"))  # the bitmap font has no ⊕
     figure = Image.new("RGB", (sum(p.width for p in panels), panels[0].height), "white")
     for i, p in enumerate(panels):
         figure.paste(p, (i * p.width, 0))
