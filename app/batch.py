@@ -117,14 +117,30 @@ def output_names(paths: list[Path]) -> list[str]:
     return names
 
 
+def load_bundle(path: Path):
+    """A bundle folder, or a compressed ``.nirz`` file decoded to one (its quantised weights dequantised)."""
+    from nir_core.bundle import ModelBundle
+
+    if Path(path).suffix.lower() == ".nirz":
+        from compress.codec import read
+
+        return read(path)
+    return ModelBundle.load(path)
+
+
+def model_bytes(path: Path) -> int:
+    """The model's size on disk: the ``.nirz`` file, or the bundle folder's files."""
+    path = Path(path)
+    return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+
+
 def load_model(path: Path, labels: bool | None = None):
     """A bundle's model, its label set (None when it has no trained semantic head) and whether to label:
     ``labels`` None means "when the bundle can"; True with a bundle that cannot raises."""
-    from nir_core.bundle import ModelBundle
     from nir_core.data.labels import LabelSet
     from nir_core.models.registry import from_bundle
 
-    bundle = ModelBundle.load(path)
+    bundle = load_bundle(path)
     label_set = LabelSet.from_json(bundle.label_set) if bundle.label_set else None
     if labels and label_set is None:
         raise NIRStudioError(f"{path}: this bundle has no trained semantic head, so it cannot label (use a joint "
@@ -198,7 +214,7 @@ def reconstruct_file(path: Path, out_dir: Path, name: str, model, model_path: Pa
     report["timings_s"] = {"load": round(loaded, 4), **report["timings_s"],
                            "export": round(time.perf_counter() - start, 4)}
     report.update(input=str(path), outputs=outputs, model=str(model_path), input_stats=_input_stats(scan),
-                  model_bytes=_folder_bytes(model_path))
+                  model_bytes=model_bytes(model_path))
     if scan.labels is not None and scan.label_set is not None:
         report["input_label_histogram"] = scan.label_histogram()
     if scan.has_faces and len(mesh.faces):
@@ -227,5 +243,3 @@ def _input_stats(scan) -> dict:
             "has_labels": scan.labels is not None, "has_colors": scan.colors is not None}
 
 
-def _folder_bytes(folder: Path) -> int:
-    return sum(f.stat().st_size for f in Path(folder).iterdir() if f.is_file())

@@ -185,7 +185,8 @@ def extract(
 def reconstruct(
     inputs: list[Path] = typer.Argument(..., help="Scans or meshes: files, folders, glob patterns."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder (a mesh per format and a JSON report each)."),
-    model: str = typer.Option("default", help="Trained bundle folder, or 'default' for the bundled model."),
+    model: str = typer.Option("default", help="Trained bundle folder or compressed .nirz file, or 'default' for the "
+                              "bundled model."),
     resolution: int = typer.Option(256, help="Extraction grid, cells per axis over the unit cube."),
     labels: bool | None = typer.Option(None, "--labels/--no-labels",
                                        help="Label the meshes (default: when the bundle labels)."),
@@ -355,6 +356,55 @@ def finetune_context(
     cfg.data.source, cfg.data.paths = "files", [str(p) for p in data]
     cfg.data.val_paths = [str(p) for p in val or []]
     out.print(f"bundle written to {run(cfg)}")
+
+
+@app.command()
+def compress(
+    bundle: Path = typer.Argument(..., help="Trained bundle folder to compress."),
+    output: Path = typer.Option(..., "--out", "-o", help="Compressed model file to write (.nirz)."),
+    quantizer: str = typer.Option("kmeans", help="kmeans, minmax, distributional or explicit."),
+    bits: int = typer.Option(3, help="Bits per weight, 1..8."),
+    layer_bits: str | None = typer.Option(None, help="Per-layer bits: '8,8,7,...' or '887...' in layer order, or "
+                                          "'pattern=bits,...' globs; 0 keeps a layer in float."),
+    coder: str = typer.Option("best", help="bzip2, lzma, range, or best (the smallest of the three)."),
+    codebook_dtype: str = typer.Option("float32", help="Codebook precision: float32 or float16."),
+    raw_float: str = typer.Option("float32", help="Precision of unquantised floats (biases, norms)."),
+):
+    """Quantise a bundle's Linear / Conv weights (post-training) and write the compressed .nirz file."""
+    from compress.workflow import CompressConfig, compress_bundle
+
+    if output.suffix.lower() != ".nirz":
+        raise typer.BadParameter(f"{output}: write a .nirz file", param_hint="--out")
+    try:
+        cfg = CompressConfig(quantiser=quantizer, bits=bits, layer_bits=layer_bits, coder=coder,
+                             codebook_dtype=codebook_dtype, raw_float=raw_float)
+        with err.status(f"compressing {bundle} ({quantizer}, {bits} bits)"):
+            report = compress_bundle(bundle, output, cfg)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    ratio = report["float32_bytes"] / report["file_bytes"]
+    out.print(f"wrote {output}: {report['file_bytes']:,} bytes on disk ({ratio:.1f}x smaller than float32 "
+              f"{report['float32_bytes']:,}), coder {report['coder']}, {report['quantised_layers']} quantised layers, "
+              f"TLQE {report['tlqe']:.4g}, {report['seconds']:.1f} s")
+
+
+@app.command()
+def inspect(path: Path = typer.Argument(..., help="A .nirz file.")):
+    """Per-layer table of a compressed model: parameters, bits, codebook, bytes; totals against float32."""
+    from compress.report import layer_table
+
+    rows, totals = layer_table(path)
+    table = Table(title=f"{path} ({totals['architecture']}, coder {totals['coder']})")
+    for column in ("tensor", "shape", "params", "stored as", "codebook", "packed bytes"):
+        table.add_column(column, justify="left" if column in ("tensor", "stored as") else "right",
+                         overflow="fold")
+    for r in rows:
+        table.add_row(r["name"], "x".join(map(str, r["shape"])), f"{r['params']:,}", r["stored"], r["codebook"],
+                      f"{r['bytes']:,}")
+    out.print(table)
+    out.print(f"{totals['params']:,} parameters; float32 {totals['float32_bytes']:,} bytes; packed "
+              f"{totals['packed_bytes']:,}; file on disk {totals['file_bytes']:,} bytes "
+              f"({totals['ratio']:.1f}x smaller than float32)")
 
 
 @app.command()

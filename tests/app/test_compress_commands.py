@@ -1,0 +1,47 @@
+"""compress / inspect as a user runs them, and a .nirz model through the batch reconstruct."""
+from __future__ import annotations
+
+import json
+
+from conftest import REPO
+from test_cli import run
+
+BUNDLE = REPO / "assets" / "models" / "pt-geometry"
+SAMPLE = REPO / "assets" / "samples" / "room_00001_scan.ply"
+
+
+def test_compress_inspect_and_reconstruct_with_the_file(capsys, tmp_path):
+    nirz = tmp_path / "geo3.nirz"
+    code, stdout, err = run(capsys, "compress", str(BUNDLE), "-o", str(nirz), "--quantizer", "kmeans", "--bits", "3")
+    assert code == 0, err
+    size = nirz.stat().st_size
+    assert f"{size:,} bytes on disk" in stdout
+    assert size < 0.2 * sum(f.stat().st_size for f in BUNDLE.iterdir())
+    code, stdout, err = run(capsys, "inspect", str(nirz))
+    assert code == 0, err
+    assert f"file on disk {size:,} bytes" in stdout and "kmeans 3-bit" in stdout
+    out = tmp_path / "out"
+    code, stdout, err = run(capsys, "reconstruct", str(SAMPLE), "-o", str(out), "--model", str(nirz),
+                            "--resolution", "32", "--no-labels", "--format", "ply")
+    assert code == 0, err
+    report = json.loads((out / "room_00001_scan.json").read_text())
+    assert report["model_bytes"] == size and report["mesh_unit_cube"]["faces"] > 100
+
+
+def flat(text: str) -> str:
+    """The message without the usage box's borders and line breaks."""
+    return " ".join(text.replace("│", " ").split())
+
+
+def test_compress_and_inspect_errors(capsys, tmp_path):
+    code, _, err = run(capsys, "compress", str(BUNDLE), "-o", str(tmp_path / "x.nirz"), "--bits", "9")
+    assert code == 2 and "bits must be 1..8" in flat(err)
+    code, _, err = run(capsys, "compress", str(BUNDLE), "-o", str(tmp_path / "x.zip"))
+    assert code == 2 and "write a .nirz file" in flat(err)
+    code, _, err = run(capsys, "compress", str(tmp_path / "nope"), "-o", str(tmp_path / "x.nirz"))
+    assert code == 2 and "no such bundle" in err
+    bad = tmp_path / "bad.nirz"
+    bad.write_bytes(b"NIRZ\x01\x00")
+    code, _, err = run(capsys, "inspect", str(bad))
+    assert code == 2 and "bad.nirz" in err and "too short" in err
+    assert not (tmp_path / "x.nirz").exists()
