@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -369,8 +370,15 @@ def compress(
     coder: str = typer.Option("best", help="bzip2, lzma, range, or best (the smallest of the three)."),
     codebook_dtype: str = typer.Option("float32", help="Codebook precision: float32 or float16."),
     raw_float: str = typer.Option("float32", help="Precision of unquantised floats (biases, norms)."),
+    finetune_steps: int = typer.Option(0, help="Quantisation-aware fine-tuning steps on the bundle's own training "
+                                       "task first (0: post-training quantisation only)."),
+    repartition_every: int = typer.Option(50, help="During fine-tuning, refit the codebooks every this many steps."),
+    work_dir: Path = typer.Option(Path("out/compress/finetune"), help="Fine-tuning run folder (checkpoints: an "
+                                  "interrupted run resumes)."),
 ):
-    """Quantise a bundle's Linear / Conv weights (post-training) and write the compressed .nirz file."""
+    """Quantise a bundle's Linear / Conv weights (post-training, or with quantisation-aware fine-tuning) and write
+    the compressed .nirz file."""
+    from compress.finetune import FinetuneConfig
     from compress.workflow import CompressConfig, compress_bundle
 
     if output.suffix.lower() != ".nirz":
@@ -378,14 +386,21 @@ def compress(
     try:
         cfg = CompressConfig(quantiser=quantizer, bits=bits, layer_bits=layer_bits, coder=coder,
                              codebook_dtype=codebook_dtype, raw_float=raw_float)
-        with err.status(f"compressing {bundle} ({quantizer}, {bits} bits)"):
-            report = compress_bundle(bundle, output, cfg)
+        # The fine-tuning run shows its own progress bar; a spinner beside it would garble both.
+        spinner = err.status(f"compressing {bundle} ({quantizer}, {bits} bits)") if not finetune_steps else nullcontext()
+        with spinner:
+            report = compress_bundle(bundle, output, cfg, FinetuneConfig(steps=finetune_steps, out=str(work_dir),
+                                                                         repartition_every=repartition_every))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     ratio = report["float32_bytes"] / report["file_bytes"]
     out.print(f"wrote {output}: {report['file_bytes']:,} bytes on disk ({ratio:.1f}x smaller than float32 "
               f"{report['float32_bytes']:,}), coder {report['coder']}, {report['quantised_layers']} quantised layers, "
               f"TLQE {report['tlqe']:.4g}, {report['seconds']:.1f} s")
+    if report["finetune"]:
+        tuned = report["finetune"]
+        out.print(f"fine-tuned {tuned['steps']} steps ({tuned['repartitions']} codebook fits): TLQE "
+                  f"{tuned['tlqe_start']:.4g} -> {tuned['tlqe_end']:.4g}; run in {tuned['run']}")
 
 
 @app.command()

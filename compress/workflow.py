@@ -9,6 +9,8 @@ from nir_core.bundle import ModelBundle
 from nir_core.models.registry import build_model
 
 from . import codec
+from .finetune import FinetuneConfig
+from .finetune import finetune as run_finetune
 from .qat import QuantisedLayers, attach
 from .quantisers import QUANTISERS
 
@@ -45,21 +47,30 @@ def quantised_tensors(model, layers: QuantisedLayers) -> dict[str, codec.Quantis
     return out
 
 
-def compress_bundle(source: str | Path, out: str | Path, cfg: CompressConfig) -> dict:
-    """Post-training quantisation of the bundle at ``source`` into the ``.nirz`` file ``out``; returns a report
-    (sizes on disk, coder, TLQE, seconds)."""
+def compress_bundle(source: str | Path, out: str | Path, cfg: CompressConfig, finetune: FinetuneConfig | None = None,
+                    progress: bool = True) -> dict:
+    """Quantises the bundle at ``source`` into the ``.nirz`` file ``out``: post-training, or after QAT
+    fine-tuning on the bundle's own task when ``finetune`` has steps. Returns a report (sizes on disk, coder,
+    TLQE, seconds, the fine-tuning run's numbers)."""
     start = time.perf_counter()
     bundle = ModelBundle.load(source)
-    model = build_model(bundle.architecture, bundle.model_config)
-    model.load_state_dict(bundle.state)
-    layers = attach(model, cfg.quantiser, cfg.bits, cfg.layer_bits, cfg.codebook_dtype)
+    tuned = None
+    if finetune is not None and finetune.steps > 0:
+        model, layers, tuned = run_finetune(str(source), cfg.quantiser, cfg.bits, cfg.layer_bits, cfg.codebook_dtype,
+                                            finetune, progress)
+        bundle.state = dict(model.state_dict())
+    else:
+        model = build_model(bundle.architecture, bundle.model_config)
+        model.load_state_dict(bundle.state)
+        layers = attach(model, cfg.quantiser, cfg.bits, cfg.layer_bits, cfg.codebook_dtype)
     quantised = quantised_tensors(model, layers)
+    tlqe = layers.tlqe()
     size = codec.write(out, bundle, quantised, coder=cfg.coder, raw_float=cfg.raw_float,
-                       extra={"config": asdict(cfg), "tlqe": layers.tlqe(), "source": str(source)})
+                       extra={"config": asdict(cfg), "tlqe": tlqe, "source": str(source), "finetune": tuned})
     header, _ = codec.read_header(out)
     return {"file": str(out), "file_bytes": size, "float32_bytes": float32_bytes(bundle), "coder": header["coder"],
-            "coded_sizes": header["coded_sizes"], "tlqe": layers.tlqe(), "quantised_layers": len(quantised),
-            "seconds": round(time.perf_counter() - start, 3)}
+            "coded_sizes": header["coded_sizes"], "tlqe": tlqe, "quantised_layers": len(quantised),
+            "finetune": tuned, "seconds": round(time.perf_counter() - start, 3)}
 
 
 def float32_bytes(bundle: ModelBundle) -> int:

@@ -2,8 +2,8 @@
 from . import context_task  # noqa: E402,F401  (registers the "context" task)
 from .config import DataConfig, TrainConfig, apply_overrides
 from .data import FileSource, SceneSamplingConfig, SyntheticRoomSource, UDFSceneDataset
-from .engine import train, validate
+from .engine import TrainHooks, train, validate
 from .tasks import TASKS, Task, TaskSpec, register_task
 
 __all__ = ["DataConfig", "FileSource", "SceneSamplingConfig", "SyntheticRoomSource", "TASKS", "Task", "TaskSpec",
-           "TrainConfig", "UDFSceneDataset", "apply_overrides", "register_task", "train", "validate"]
+           "TrainConfig", "TrainHooks", "UDFSceneDataset", "apply_overrides", "register_task", "train", "validate"]

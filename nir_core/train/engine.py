@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,17 @@ from .tasks import TASKS, Task
 
 CHECKPOINT = "checkpoint"
 BUNDLE = "bundle"
+
+
+@dataclass
+class TrainHooks:
+    """Extension points for wrappers that change how a model computes while it trains (e.g. quantisation-aware
+    training in ``compress``) without a second training loop."""
+
+    on_model: Callable[[torch.nn.Module], None] | None = None
+    """Called once the model holds its starting (or resumed) weights, before the first step."""
+    on_step: Callable[[int, torch.nn.Module], dict | None] | None = None
+    """Called after every optimiser step with the step number; a returned dict joins that step's log record."""
 
 
 @dataclass
@@ -180,8 +192,9 @@ def validate(task: Task, data: UDFSceneDataset) -> dict:
     return out
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> Path:
+def train(cfg: TrainConfig, progress: bool = True, hooks: TrainHooks | None = None) -> Path:
     """Runs (or resumes) a training run; returns the final bundle's folder (``cfg.out/bundle``)."""
+    hooks = hooks or TrainHooks()
     if cfg.task not in TASKS:
         raise ValueError(f"unknown task {cfg.task!r}; known: {', '.join(sorted(TASKS))}")
     env = _setup_distributed()
@@ -195,6 +208,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     step, history = 0, []
     if cfg.resume and (out / CHECKPOINT / "train_state.safetensors").exists():
         step, history = _load_checkpoint(out, task, optimizer)
+    if hooks.on_model:
+        hooks.on_model(task.model)
     wrapped = DistributedDataParallel(task, find_unused_parameters=True) if env.world > 1 else task
     train_source, val_source = _sources(cfg)
     data = UDFSceneDataset(train_source, cfg.data.sampling, seed=cfg.seed)
@@ -220,6 +235,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         optimizer.step()
         step += 1
         record = {"step": step, "loss": float(loss.detach()), "lr": lr, **{k: float(v) for k, v in logs.items()}}
+        if hooks.on_step:
+            record.update(hooks.on_step(step, task.model) or {})
         bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "step"})
         bar.update(1)
         if cfg.val_every and step % cfg.val_every == 0 and env.main:

@@ -45,3 +45,30 @@ def test_compress_and_inspect_errors(capsys, tmp_path):
     code, _, err = run(capsys, "inspect", str(bad))
     assert code == 2 and "bad.nirz" in err and "too short" in err
     assert not (tmp_path / "x.nirz").exists()
+
+
+def test_quantisation_aware_finetuning_through_the_engine(capsys, tmp_path):
+    from nir_core.train import TrainConfig, train
+
+    model = {"encoder": {"channels": [8, 16], "blocks": [1, 1], "k": 8, "k_first": 4, "share_planes": 4,
+                         "out_features": 8},
+             "udf": {"hidden": [16], "pool": {"k": 4, "position_features": 8, "score_hidden": 8}}}
+    cfg = TrainConfig(task="geometry", model=model, steps=2, batch_size=1, out=str(tmp_path / "run"), val_every=0)
+    cfg.data.count, cfg.data.val_count = 2, 1
+    cfg.data.sampling.num_input, cfg.data.sampling.num_queries = 256, 512
+    bundle = train(cfg, progress=False)
+    nirz, work = tmp_path / "qat.nirz", tmp_path / "qat-run"
+    code, stdout, err = run(capsys, "compress", str(bundle), "-o", str(nirz), "--bits", "2", "--finetune-steps", "4",
+                            "--repartition-every", "2", "--work-dir", str(work))
+    assert code == 0, err
+    assert "fine-tuned 4 steps" in stdout
+    log = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4]
+    assert [r["step"] for r in log if "repartition_s" in r] == [2, 4] and all("tlqe" in r for r in log if r["step"] % 2 == 0)
+    from compress import codec
+    from nir_core.models.registry import from_bundle
+
+    header, state, quantised = codec.decode(nirz)
+    assert header["compression"]["finetune"]["steps"] == 4 and len(quantised) > 5
+    assert all(len(q.codebook) <= 4 for q in quantised.values())
+    from_bundle(codec.read(nirz))  # loads into the model

@@ -1,0 +1,73 @@
+"""Quantisation-aware fine-tuning of a trained bundle on its own training task, through the training engine.
+
+The bundle's recorded training config is rerun from the bundle's weights for a few steps with every selected
+layer fake-quantised (straight-through gradients), the codebooks refitted on the repartition schedule and the
+TLQE logged with each step; the run folder checkpoints and resumes like any training run. The paper's QAT
+settings: Adam at 1e-4 (§3.3), repartitioning every F steps (Algorithm 1).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from nir_core.bundle import BundleError, ModelBundle
+from nir_core.train import TrainConfig, TrainHooks, train
+
+from .qat import QuantisedLayers, RepartitionSchedule, attach
+
+
+@dataclass
+class FinetuneConfig:
+    """The QAT fine-tuning run."""
+
+    steps: int = 200
+    """Optimiser steps with fake-quantised weights (0: post-training quantisation only)."""
+    lr: float = 1e-4
+    """Adam learning rate (the paper's QAT setting)."""
+    repartition_every: int = 50
+    """Refit the codebooks every this many steps (Algorithm 1's repartition interval)."""
+    tlqe_growth: float | None = None
+    """Also refit when the TLQE has grown by this much since the last refit (paper Eq. 6)."""
+    log_tlqe_every: int = 10
+    """Steps between TLQE entries in the run's log.jsonl (every refit is logged too)."""
+    out: str = "out/compress/finetune"
+    """Run folder (checkpoints, log.jsonl, the float bundle of the last step)."""
+
+
+def finetune(source: str, quantiser: str, bits: int, layer_spec, codebook_dtype: str, cfg: FinetuneConfig,
+             progress: bool = True):
+    """Runs the QAT fine-tuning; returns (model, its quantised layers with final codebooks, run report)."""
+    bundle = ModelBundle.load(source)
+    recorded = bundle.training.get("config")
+    if not isinstance(recorded, dict):
+        raise BundleError(source, "records no training config, so there is no task to fine-tune it on "
+                                  "(compress it without --finetune-steps)")
+    run = TrainConfig.from_json(recorded)
+    run.init_from, run.model, run.steps, run.lr, run.lr_decay_start = str(source), {}, cfg.steps, cfg.lr, 0
+    run.out, run.val_every, run.checkpoint_every, run.resume = cfg.out, 0, min(50, cfg.steps), True
+    schedule = RepartitionSchedule(every=cfg.repartition_every, tlqe_growth=cfg.tlqe_growth)
+    held: dict = {}
+
+    def on_model(model) -> None:
+        held["model"] = model
+        held["layers"] = attach(model, quantiser, bits, layer_spec, codebook_dtype)
+        held["tlqe_start"] = held["layers"].tlqe_at_fit
+
+    def on_step(step: int, model) -> dict | None:
+        layers: QuantisedLayers = held["layers"]
+        if schedule.due(step, layers):
+            started = time.perf_counter()
+            tlqe = layers.repartition()
+            return {"tlqe": tlqe, "repartition_s": time.perf_counter() - started}
+        if cfg.log_tlqe_every and step % cfg.log_tlqe_every == 0:
+            return {"tlqe": layers.tlqe()}
+        return None
+
+    started = time.perf_counter()
+    final = train(run, progress=progress, hooks=TrainHooks(on_model=on_model, on_step=on_step))
+    layers = held["layers"]
+    tlqe_end = layers.repartition()  # the map the file stores fits the last weights
+    report = {"steps": cfg.steps, "lr": cfg.lr, "repartitions": layers.repartitions, "tlqe_start": held["tlqe_start"],
+              "tlqe_end": tlqe_end, "seconds": round(time.perf_counter() - started, 1), "run": cfg.out,
+              "validation": ModelBundle.load(final).training.get("final", {})}
+    return held["model"], layers, report
