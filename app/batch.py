@@ -218,19 +218,25 @@ def reconstruct_file(path: Path, out_dir: Path, name: str, model, model_path: Pa
     if scan.labels is not None and scan.label_set is not None:
         report["input_label_histogram"] = scan.label_histogram()
     if scan.has_faces and len(mesh.faces):
-        report["metrics_vs_input_mesh"] = _metrics_against(scan, mesh)
+        report["metrics_vs_input_mesh"] = mesh_metrics(scan, mesh)
     atomic_write_json(out_dir / f"{name}.json", report)  # last: its existence marks the input done
     return outputs
 
 
-def _metrics_against(scan, mesh) -> dict:
-    """The thesis's metrics of the output against the input's own surface, both in the input's unit cube."""
+def mesh_metrics(scan, mesh, reference=None) -> dict:
+    """The thesis's metrics of ``mesh`` against ``reference`` (default: the input's own surface), both given in
+    the input's frame and scored in its unit cube."""
     from nir_core.metrics import reconstruction_metrics, sample_points_for_eval
 
     unit = scan.normalised()
-    out = mesh.copy()
-    out.vertices = unit.normalisation.apply(np.asarray(mesh.vertices, np.float64))
-    gt = sample_points_for_eval(unit.mesh, 100_000, seed=0)[0]
+
+    def in_unit_cube(m):
+        m = m.copy()
+        m.vertices = unit.normalisation.apply(np.asarray(m.vertices, np.float64))
+        return m
+
+    out = in_unit_cube(mesh)
+    gt = sample_points_for_eval(unit.mesh if reference is None else in_unit_cube(reference), 100_000, seed=0)[0]
     pred = sample_points_for_eval(out, 100_000, seed=1)[0]
     m = reconstruction_metrics(pred, gt)
     return {k: m[k] for k in ("cd_l1", "cd_l2", "f1_delta", "f1_2delta", "precision", "recall")}

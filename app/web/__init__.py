@@ -48,9 +48,10 @@ class View:
 
 
 def _views() -> list[View]:
+    from .compare import build_compare
     from .reconstruct import build_reconstruct
 
-    return [View("Reconstruct", build_reconstruct)]
+    return [View("Reconstruct", build_reconstruct), View("Compare encoders", build_compare)]
 
 
 VIEWS: Callable[[], list[View]] = _views

@@ -12,42 +12,55 @@ from . import MB, WebConfig, session_folder
 from .previews import legend_html, points_glb
 
 UPLOAD_TYPES = [".ply", ".obj", ".off", ".stl", ".glb", ".npy", ".npz", ".txt", ".xyz", ".pts"]
+JOBS = "jobs"
+"""Concurrency group of every tab's heavy job: one job at a time in the whole UI, whichever tab started it."""
 STAGE_PROGRESS = {"load": 0.05, "encode": 0.15, "extract": 0.3, "label": 0.85, "export": 0.92}
 
 
-class _Models:
-    """Bundles loaded once and kept (jobs run one at a time, so no lock is needed)."""
+class Models:
+    """Models loaded once and kept, by display name or by path (jobs run one at a time, so no lock is needed)."""
 
     def __init__(self, paths: dict[str, Path]):
         self.paths, self.loaded = paths, {}
 
     def get(self, name: str):
+        """(model, label set or None) of the choosable model called ``name``."""
         if name not in self.paths:
             raise ValueError(f"unknown model {name!r}")
-        if name not in self.loaded:
-            self.loaded[name] = load_model(self.paths[name])[:2]  # (model, label set or None)
-        return self.loaded[name]
+        return self.at(self.paths[name])
+
+    def at(self, path: Path):
+        """(model, label set or None) of the bundle folder or ``.nirz`` file at ``path``."""
+        key = str(Path(path).resolve())
+        if key not in self.loaded:
+            self.loaded[key] = load_model(Path(path))[:2]
+        return self.loaded[key]
 
 
-def run_reconstruction(cfg: WebConfig, models: _Models, source: Path, model_name: str, resolution: int,
+def load_checked(cfg: WebConfig, source: Path):
+    """The scan at ``source`` within the upload limits, and the seconds loading took; ``ValueError`` otherwise."""
+    from nir_core.data.io import load
+
+    size = source.stat().st_size
+    if size > cfg.max_upload_mb * MB:
+        raise ValueError(f"{source.name}: {size / MB:.0f} MiB is over the {cfg.max_upload_mb} MiB upload limit")
+    started = time.perf_counter()
+    scan = load(source)
+    if len(scan) > cfg.max_points:
+        raise ValueError(f"{source.name}: {len(scan):,} points is over the {cfg.max_points:,}-point limit")
+    return scan, time.perf_counter() - started
+
+
+def run_reconstruction(cfg: WebConfig, models: Models, source: Path, model_name: str, resolution: int,
                        want_labels: bool, work: Path, progress=None) -> dict:
     """The job behind the Run button, without Gradio: checks the input, writes previews, mesh files and report
     into ``work``; returns their paths and the report. Raises ``ValueError`` / ``NIRStudioError`` with a message
     for the user."""
     import json
 
-    from nir_core.data.io import load
-
-    size = source.stat().st_size
-    if size > cfg.max_upload_mb * MB:
-        raise ValueError(f"{source.name}: {size / MB:.0f} MiB is over the {cfg.max_upload_mb} MiB upload limit")
     step = progress or (lambda fraction, desc="": None)
     step(0.02, desc="load")
-    started = time.perf_counter()
-    scan = load(source)
-    load_seconds = time.perf_counter() - started
-    if len(scan) > cfg.max_points:
-        raise ValueError(f"{source.name}: {len(scan):,} points is over the {cfg.max_points:,}-point limit")
+    scan, load_seconds = load_checked(cfg, source)
     model, label_set = models.get(model_name)
     labels = want_labels and label_set is not None
     colors = scan.label_set.colorize(scan.labels) if scan.labels is not None and scan.label_set else scan.colors
@@ -86,7 +99,7 @@ def build_reconstruct(cfg: WebConfig) -> None:
 
     from nir_core.errors import NIRStudioError
 
-    models = _Models(cfg.models)
+    models = Models(cfg.models)
     examples = {p.name: p for p in default_inputs()}
     with gr.Row():
         with gr.Column(scale=1):
@@ -133,4 +146,5 @@ def build_reconstruct(cfg: WebConfig) -> None:
 
     run.click(reset, outputs=[get_glb, get_ply, get_report], queue=False).then(
         on_run, inputs=[upload, example, model_name, resolution, want_labels],
-        outputs=[shown_input, shown_result, legend, stats, get_glb, get_ply, get_report], concurrency_limit=1)
+        outputs=[shown_input, shown_result, legend, stats, get_glb, get_ply, get_report], concurrency_limit=1,
+        concurrency_id=JOBS)

@@ -9,14 +9,14 @@ from conftest import REPO, shared_file
 
 from app.web import WebConfig, build_ui, bundled_models, session_folder
 from app.web.previews import legend_html, points_glb
-from app.web.reconstruct import _Models, run_reconstruction, summary
+from app.web.reconstruct import Models, run_reconstruction, summary
 
 SAMPLE = REPO / "assets" / "samples" / "room_00001_scan.ply"
 
 
 @pytest.fixture(scope="module")
 def models():
-    return _Models(bundled_models())
+    return Models(bundled_models())
 
 
 def test_reconstruct_job_on_a_sample_writes_previews_downloads_and_stats(tmp_path, models):
@@ -104,3 +104,27 @@ def test_a_real_browser_uploads_a_scan_and_sees_the_result(tmp_path):
     assert seconds < 120
     # Not blank: the page holds the drawn point cloud and mesh, so many distinct colours.
     assert len(np.unique(image.reshape(-1, 3) // 8, axis=0)) > 50
+
+
+def test_compare_job_float_against_a_quantised_variant(tmp_path, models):
+    from app.web.compare import run_comparison
+
+    cfg = WebConfig(work_root=tmp_path)
+    mesh_sample = SAMPLE.with_name("room_00001_mesh.ply")
+    name = next(iter(bundled_models()))
+    result = run_comparison(cfg, models, mesh_sample, name, "kmeans", 3, None, 32, True, session_folder(cfg, "s2"))
+    s = result["summary"]
+    sizes = s["model size on disk (bytes)"]
+    nirz = result["sides"]["compressed"]["path"]
+    assert sizes["compressed"] == nirz.stat().st_size and sizes["float"] > 5 * sizes["compressed"]
+    assert 0.0 <= s["compressed mesh vs float mesh"]["f1_delta"] <= 1.0
+    assert "float mesh vs the input's surface" in s and "compressed mesh vs the input's surface" in s
+    for side in ("float", "compressed"):
+        assert result["sides"][side]["glb"].exists() and len(result["sides"][side]["mesh"].faces) > 100
+    # the same variant uploaded as a file gives the same mesh
+    again = run_comparison(cfg, models, mesh_sample, name, "minmax", 8, nirz, 32, True, session_folder(cfg, "s2"))
+    assert len(again["sides"]["compressed"]["mesh"].faces) == len(result["sides"]["compressed"]["mesh"].faces)
+    bad = tmp_path / "model.zip"
+    bad.write_bytes(b"PK")
+    with pytest.raises(ValueError, match="upload a compressed model"):
+        run_comparison(cfg, models, mesh_sample, name, "kmeans", 3, bad, 32, True, tmp_path)

@@ -1,0 +1,122 @@
+"""The Compare encoders tab: one scan through a float bundle and a compressed variant of it, side by side.
+
+The variant is made on the spot (post-training quantisation with the chosen quantiser and bits, written as a
+``.nirz`` in the session folder) or uploaded as a ``.nirz`` file. The tab shows the two labelled meshes, the two
+models' sizes on disk, the Chamfer / F1 of the compressed model's mesh against the float model's, and each
+against the input's own surface when the input is a mesh.
+
+No ``from __future__ import annotations`` here: Gradio finds the ``gr.Request`` parameter by its annotation object.
+"""
+import json
+from pathlib import Path
+
+from app.batch import mesh_metrics, model_bytes, reconstruct_file
+from app.demo import default_inputs
+
+from . import WebConfig, session_folder
+from .previews import legend_html
+from .reconstruct import JOBS, UPLOAD_TYPES, Models, load_checked
+
+QUANTISER_CHOICES = ["kmeans", "minmax", "distributional", "explicit"]
+METRIC_KEYS = ("cd_l1", "f1_delta")
+
+
+def run_comparison(cfg: WebConfig, models: Models, source: Path, float_name: str, quantiser: str, bits: int,
+                   uploaded_nirz: Path | None, resolution: int, want_labels: bool, work: Path, progress=None) -> dict:
+    """The job behind the Compare button, without Gradio: returns both meshes (GLB paths), both reports and a
+    summary. Raises ``ValueError`` / ``NIRStudioError`` with a message for the user."""
+    import trimesh
+
+    from compress.workflow import CompressConfig, compress_bundle
+
+    step = progress or (lambda fraction, desc="": None)
+    step(0.02, desc="load")
+    scan, load_seconds = load_checked(cfg, source)
+    float_path = models.paths.get(float_name)
+    if float_path is None:
+        raise ValueError(f"unknown model {float_name!r}")
+    if uploaded_nirz is not None:
+        if uploaded_nirz.suffix.lower() != ".nirz":
+            raise ValueError(f"{uploaded_nirz.name}: upload a compressed model (.nirz), made by nir-studio compress")
+        compressed_path = uploaded_nirz
+    else:
+        step(0.05, desc=f"compress ({quantiser}, {bits} bits)")
+        compressed_path = work / f"{float_path.name}-{quantiser}{bits}.nirz"
+        compress_bundle(float_path, compressed_path, CompressConfig(quantiser=quantiser, bits=int(bits)), progress=False)
+    sides = {}
+    for i, (side, path) in enumerate((("float", float_path), ("compressed", compressed_path))):
+        model, label_set = models.at(path)
+        labels = want_labels and label_set is not None
+        folder = work / side
+        folder.mkdir(exist_ok=True)
+        step(0.1 + 0.4 * i, desc=f"reconstruct with the {side} model")
+        outputs = reconstruct_file(source, folder, source.stem, model, path, resolution=resolution, labels=labels,
+                                   label_set=label_set if labels else None, formats=("glb", "ply"), scan=scan,
+                                   load_seconds=load_seconds)
+        report = json.loads((folder / f"{source.stem}.json").read_text())
+        sides[side] = {"glb": Path(outputs[0]), "mesh": trimesh.load(outputs[1], process=False), "report": report,
+                       "bytes": model_bytes(path), "path": path}
+    step(0.95, desc="compare")
+    float_side, comp_side = sides["float"], sides["compressed"]
+    summary = {"model size on disk (bytes)": {"float": float_side["bytes"], "compressed": comp_side["bytes"]},
+               "size ratio (float / compressed)": round(float_side["bytes"] / comp_side["bytes"], 2),
+               "compressed model": compressed_path.name}
+    if len(float_side["mesh"].faces) and len(comp_side["mesh"].faces):
+        between = mesh_metrics(scan, comp_side["mesh"], reference=float_side["mesh"])
+        summary["compressed mesh vs float mesh"] = {k: round(between[k], 5) for k in METRIC_KEYS}
+    for side in ("float", "compressed"):
+        truth = sides[side]["report"].get("metrics_vs_input_mesh")
+        if truth:
+            summary[f"{side} mesh vs the input's surface"] = {k: round(truth[k], 5) for k in METRIC_KEYS}
+        summary[f"{side}: total seconds"] = round(sum(sides[side]["report"]["timings_s"].values()), 2)
+    return {"sides": sides, "summary": summary}
+
+
+def build_compare(cfg: WebConfig) -> None:
+    """The tab's components and events (called inside ``gr.Tab``)."""
+    import gradio as gr
+
+    from nir_core.errors import NIRStudioError
+
+    models = Models(cfg.models)
+    examples = {p.name: p for p in default_inputs()}
+    with gr.Row():
+        with gr.Column(scale=1):
+            upload = gr.File(label="Scan or mesh", file_types=UPLOAD_TYPES, type="filepath")
+            example = gr.Dropdown(choices=[""] + list(examples), value="", label="…or a bundled example")
+            float_name = gr.Dropdown(choices=list(cfg.models), value=next(iter(cfg.models)), label="Float model")
+            with gr.Accordion("Compressed variant", open=True):
+                quantiser = gr.Dropdown(choices=QUANTISER_CHOICES, value="kmeans", label="Quantiser")
+                bits = gr.Slider(1, 8, value=3, step=1, label="Bits per weight")
+                nirz = gr.File(label="…or upload a .nirz (overrides the two above)", file_types=[".nirz"],
+                               type="filepath")
+            with gr.Accordion("Settings", open=False):
+                resolution = gr.Slider(32, 512, value=cfg.default_resolution, step=32,
+                                       label="Resolution (cells per axis)")
+                want_labels = gr.Checkbox(value=True, label="Label the meshes (when the models can)")
+            run = gr.Button("Compare", variant="primary")
+        with gr.Column(scale=3):
+            with gr.Row():
+                shown_float = gr.Model3D(label="Float model", height=420)
+                shown_compressed = gr.Model3D(label="Compressed model", height=420)
+            legend = gr.HTML()
+            stats = gr.JSON(label="Sizes and distances")
+
+    def on_compare(upload_path, example_name, chosen_float, chosen_quantiser, chosen_bits, nirz_path, res,
+                   labels_on, request: gr.Request, progress=gr.Progress()):
+        source = Path(upload_path) if upload_path else examples.get(example_name)
+        if source is None:
+            raise gr.Error("Upload a scan or mesh, or pick a bundled example.")
+        work = session_folder(cfg, getattr(request, "session_hash", None))
+        try:
+            result = run_comparison(cfg, models, source, chosen_float, chosen_quantiser, int(chosen_bits),
+                                    Path(nirz_path) if nirz_path else None, int(res), bool(labels_on), work, progress)
+        except (NIRStudioError, ValueError, OSError) as exc:
+            raise gr.Error(str(exc)) from None
+        report = result["sides"]["compressed"]["report"]
+        return (str(result["sides"]["float"]["glb"]), str(result["sides"]["compressed"]["glb"]),
+                legend_html(report.get("legend", {}), report.get("label_histogram", {}).get("mesh_vertices")),
+                result["summary"])
+
+    run.click(on_compare, inputs=[upload, example, float_name, quantiser, bits, nirz, resolution, want_labels],
+              outputs=[shown_float, shown_compressed, legend, stats], concurrency_limit=1, concurrency_id=JOBS)
