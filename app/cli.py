@@ -439,24 +439,44 @@ def web(
 @app.command()
 def view(
     paths: list[Path] = typer.Argument(..., help="Meshes or point sets (e.g. reconstructions: NAME.ply)."),
-    compare: Path | None = typer.Option(None, help="A second result, shown beside the first."),
+    compare: Path | None = typer.Option(None, help="A second result shown beside the first; or a model (bundle "
+                                        "folder or .nirz): the first path reconstructed with it."),
+    model: Path | None = typer.Option(None, help="Reconstruct the paths with this model (bundle folder or .nirz) "
+                                      "and show the results."),
+    resolution: int = typer.Option(256, help="Extraction grid when --model / a model --compare reconstructs."),
     screenshot: Path | None = typer.Option(None, help="Render offscreen to this PNG instead of opening a window."),
     width: int = typer.Option(1280, help="Screenshot width."),
     height: int = typer.Option(800, help="Screenshot height."),
     close_after: float | None = typer.Option(None, hidden=True, help="Close the window after this many seconds."),
     grab: Path | None = typer.Option(None, hidden=True, help="Save a PNG of the whole display before closing."),
 ):
-    """Open results in the desktop viewer (Open3D): one geometry per class, each with its visibility checkbox."""
-    from app.viewer import scene_items, show
+    """Open results in the desktop viewer (Open3D): one geometry per class, each with its visibility checkbox.
+    With models (--model, or a model as --compare) the scans are reconstructed first: a float bundle beside its
+    compressed .nirz, for instance."""
+    import shutil
+    import tempfile
+
+    from app.viewer import is_model, reconstructed, scene_items, show
     from app.viewer import screenshot as render
 
-    if screenshot is not None:
-        if screenshot.suffix.lower() != ".png":
-            raise typer.BadParameter(f"{screenshot}: write a .png", param_hint="--screenshot")
-        items = scene_items(list(paths), compare)
-        out.print(f"wrote {render(items, screenshot, width, height)} ({len(items)} geometries)")
-        return
-    show(list(paths), compare, close_after, grab)
+    if screenshot is not None and screenshot.suffix.lower() != ".png":
+        raise typer.BadParameter(f"{screenshot}: write a .png", param_hint="--screenshot")
+    scans = list(paths)
+    work = Path(tempfile.mkdtemp(prefix="nir-studio-view-"))  # reconstructions live only as long as the view
+    try:
+        if model is not None:
+            with err.status(f"reconstructing {len(scans)} scan(s) with {model}"):
+                paths = reconstructed(scans, model, work, resolution)
+        if compare is not None and is_model(compare):
+            with err.status(f"reconstructing {scans[0].name} with {compare}"):
+                compare = reconstructed(scans[:1], compare, work, resolution)[0]
+        if screenshot is not None:
+            items = scene_items(list(paths), compare)
+            out.print(f"wrote {render(items, screenshot, width, height)} ({len(items)} geometries)")
+            return
+        show(list(paths), compare, close_after, grab)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @app.command()

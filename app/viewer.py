@@ -80,6 +80,28 @@ def scene_items(paths: list[Path], compare: Path | None = None) -> list[Item]:
     return items
 
 
+def is_model(path: Path) -> bool:
+    """A compressed model file or a bundle folder (rather than a result to show)."""
+    path = Path(path)
+    return path.suffix.lower() == ".nirz" or (path.is_dir() and (path / "config.json").is_file())
+
+
+def reconstructed(paths: list[Path], model_path: Path, out_dir: Path, resolution: int = 256) -> list[Path]:
+    """Each scan reconstructed (and labelled, when the model can) by the bundle or ``.nirz`` at ``model_path``;
+    returns the PLY results in ``out_dir``, named after the model so the geometry list tells them apart."""
+    from app.batch import load_model, reconstruct_file
+
+    model, label_set, labels = load_model(Path(model_path))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for path in paths:
+        name = f"{Path(path).stem} ({Path(model_path).name})"
+        results.append(Path(reconstruct_file(Path(path), out_dir, name, model, Path(model_path), resolution=resolution,
+                                             labels=labels, label_set=label_set if labels else None,
+                                             formats=("ply",))[0]))
+    return results
+
+
 def _bounds(items: list[Item]) -> tuple[np.ndarray, np.ndarray]:
     lo = np.min([np.asarray(i.geometry.get_min_bound()) for i in items], axis=0)
     hi = np.max([np.asarray(i.geometry.get_max_bound()) for i in items], axis=0)

@@ -66,3 +66,26 @@ def test_window_opens_loads_and_closes_under_a_virtual_display(tmp_path):
     # The scene shows the geometry (many colours); the settings panel with the per-class list has text on it.
     assert len(np.unique(scene.reshape(-1, 3) // 8, axis=0)) > 30
     assert panel.std() > 10
+
+
+@pytest.mark.slow
+def test_float_bundle_beside_its_compressed_file(capsys, tmp_path):
+    """view SCAN --model BUNDLE --compare FILE.nirz: both reconstructions, side by side, in one screenshot."""
+    from PIL import Image
+
+    from app.viewer import is_model, reconstructed
+
+    bundle = REPO / "assets" / "models" / "pt-geometry"
+    nirz = tmp_path / "geo2.nirz"
+    assert run(capsys, "compress", str(bundle), "-o", str(nirz), "--bits", "2")[0] == 0
+    assert is_model(nirz) and is_model(bundle) and not is_model(SAMPLES / "room_00001_scan.ply")
+    made = reconstructed([SAMPLES / "room_00001_scan.ply"], nirz, tmp_path / "r", resolution=32)
+    assert [p.name for p in made] == ["room_00001_scan (geo2.nirz).ply"]
+    assert any(i.is_mesh and i.name.startswith("room_00001_scan (geo2.nirz).ply") for i in file_items(made[0]))
+    shot = tmp_path / "both.png"
+    code, out, err = run(capsys, "view", str(SAMPLES / "room_00001_scan.ply"), "--model", str(bundle), "--compare",
+                         str(nirz), "--resolution", "32", "--screenshot", str(shot), "--width", "320", "--height", "240")
+    assert code == 0, err
+    assert "2 geometries" in out  # one unlabelled mesh per model
+    image = np.asarray(Image.open(shot))
+    assert (image[..., :3] < 250).any(axis=-1).mean() > 0.05
