@@ -23,7 +23,7 @@ class CompressConfig:
     """One of explicit, minmax, distributional, kmeans."""
     bits: int = 3
     """Bits per weight of every Linear / Conv layer the layer spec does not set otherwise (1..8)."""
-    layer_bits: str | None = None
+    layer_bits: str | dict | None = None
     """Per-layer bits: "8,8,7,..." or "888777..." in layer order, or "pattern=bits,..." globs (0 = keep float)."""
     codebook_dtype: str = "float32"
     """Codebook precision in the file: float32 or float16."""

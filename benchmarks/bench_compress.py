@@ -1,0 +1,169 @@
+"""Quantised encoders: reconstruction quality against the size of the compressed file on disk.
+
+``--plan ndf`` is the thesis's ch. 3 Table 3.5 analogue on the NDF bundle: the encoder's 11 conv layers at uniform
+8 / 5 / 2 / 1 bits and at decreasing / increasing per-layer schedules, with K-means and min-max (the decoder stays
+float). ``--plan pt`` quantises every Linear layer of the labelled Point Transformer bundle (encoder,
+contextualiser, decoders) with K-means against the uniform quantisers at 8 / 4 / 3 / 2 bits. Each row quantises
+the bundle post-training (or after ``--finetune-steps`` of quantisation-aware training on the bundle's own task),
+writes the ``.nirz``, loads the model back from that file and scores it by the thesis protocol
+(``nir_core.evaluate``: 10k input points, CD-L1 x1e2, CD-L2 x1e4, F1-δ, and mF1-δ / mIoU when the model labels) on
+held-out generated rooms and ScanNet scene0000_00. Size is the file's size on disk (the float32 row: the bundle
+folder); "encoder" is the encoder's share before entropy coding, the memory the thesis's table reports. A
+size-vs-quality plot is saved as docs/compress_PLAN.png.
+
+Run: ``.venv/bin/python benchmarks/bench_compress.py --plan ndf|pt [--rooms 2] [--resolution 128]
+[--finetune-steps 0]``
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from results import REPO, Experiment, Table
+
+from compress import codec
+from compress.finetune import FinetuneConfig
+from compress.qat import quantisable_layers
+from compress.report import layer_table
+from compress.workflow import CompressConfig, compress_bundle
+from nir_core.bundle import ModelBundle
+from nir_core.data.io import load
+from nir_core.data.synthetic import generate_room
+from nir_core.evaluate import EvalConfig, evaluate, prepare
+from nir_core.models.registry import from_bundle
+
+SHARED = REPO.parent / "shared" / "data"
+MODELS = REPO / "assets" / "models"
+ENCODER = ("encoder.", "parts.encoder.")
+"""State-dict prefixes of the encoder (NDF, Point Transformer models)."""
+NDF_SCHEDULES = ["888 777 666 55", "555 666 777 88", "222 444 666 88", "111 222 333 44"]
+"""Per-layer bits of the NDF encoder's 11 conv layers (thesis Table 3.5's strings), first layer first."""
+
+
+def ndf_rows(model) -> list[tuple[str, str, dict]]:
+    """(row, quantiser, layer spec): every encoder conv by the schedule, the decoder left float (bits 0)."""
+    names = [n for n, _ in quantisable_layers(model)]
+    encoder = [n for n in names if n.startswith("encoder.")]
+
+    def spec(digits: str) -> dict:
+        digits = digits.replace(" ", "")
+        if len(digits) != len(encoder):
+            raise SystemExit(f"schedule {digits} has {len(digits)} digits for {len(encoder)} encoder layers")
+        return {**{n: 0 for n in names}, **{n: int(d) for n, d in zip(encoder, digits)}}
+
+    rows = []
+    for quantiser in ("kmeans", "minmax"):
+        rows += [(f"{quantiser}, {b} bits", quantiser, spec(str(b) * len(encoder))) for b in (8, 5, 2, 1)]
+        rows += [(f"{quantiser}, {s}", quantiser, spec(s)) for s in NDF_SCHEDULES]
+    return rows
+
+
+def pt_rows(model) -> list[tuple[str, str, int]]:
+    return [(f"{q}, {b} bits", q, b) for b in (8, 4, 3, 2) for q in ("kmeans", "minmax", "distributional")]
+
+
+def encoder_kb(path: Path) -> float:
+    """The encoder's share of a ``.nirz``: its tensors' codebooks + packed indices (or raw bytes), before entropy
+    coding (the coder works on the whole body, so its saving cannot be split by tensor)."""
+    rows, _ = layer_table(path)
+    return sum(r["bytes"] for r in rows if r["name"].startswith(ENCODER)) / 1024
+
+
+def plot(rows: list[dict], metric: str, label: str, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    series: dict[str, list[dict]] = {}
+    for r in rows:
+        series.setdefault(r["quantiser"], []).append(r)
+    for name, points in series.items():
+        points = sorted(points, key=lambda r: r["file_kb"])
+        style = "*" if name == "float32" else "o-"
+        ax.plot([p["file_kb"] for p in points], [p["mean"][metric] for p in points], style, label=name, markersize=6)
+    ax.set_xscale("log")
+    ax.set_xlabel("model file on disk (KB, log scale)")
+    ax.set_ylabel(label)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plan", choices=("ndf", "pt"), required=True)
+    parser.add_argument("--model", type=Path, help="bundle (default: ndf-geometry for ndf, pt-context for pt)")
+    parser.add_argument("--rooms", type=int, default=2, help="held-out generated rooms (seeds from 100000)")
+    parser.add_argument("--scannet", action=argparse.BooleanOptionalAction, default=True,
+                        help="also score ScanNet scene0000_00 (full resolution)")
+    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--finetune-steps", type=int, default=0, help="QAT steps per row (0: post-training)")
+    parser.add_argument("--out", type=Path, default=REPO / "out" / "bench_compress")
+    args = parser.parse_args()
+    bundle_path = args.model or MODELS / {"ndf": "ndf-geometry", "pt": "pt-context"}[args.plan]
+    name = f"compress_{args.plan}"
+    exp = Experiment(name=name, title={"ndf": "Quantising the NDF encoder (thesis ch. 3 Table 3.5 analogue)",
+                                       "pt": "Quantising the labelled Point Transformer bundle"}[args.plan],
+                     description=__doc__.split("\n\n")[1].replace("\n", " "))
+    bundle = ModelBundle.load(bundle_path)
+    semantic = bundle.label_set is not None
+    float_model = from_bundle(bundle, source=bundle_path)
+    plan = ndf_rows(float_model) if args.plan == "ndf" else pt_rows(float_model)
+    cfg = EvalConfig(resolution=args.resolution)
+    scenes = [prepare(generate_room(100_000 + i).to_scan(), f"room_{100_000 + i}", cfg) for i in range(args.rooms)]
+    fullres = SHARED / "scannet_scene0000_00_fullres"
+    if args.scannet and fullres.exists():
+        scenes.append(prepare(load(fullres), "ScanNet scene0000_00", cfg))
+    args.out.mkdir(parents=True, exist_ok=True)
+    float_kb = sum(f.stat().st_size for f in bundle_path.iterdir() if f.is_file()) / 1024
+    headers = ["configuration", "file (KB)", "x smaller", "encoder (KB)", "CD-L1", "CD-L2", "F1-δ"] + (["mF1-δ", "mIoU"] if semantic
+                                                                                       else []) + ["TLQE"]
+    table = Table(headers)
+    exp.tables[f"{bundle_path.name}: means over {len(scenes)} scenes at {args.resolution}³"] = table
+    rows = []
+    exp.metrics = {"rows": rows, "float_kb": float_kb, "args": {k: str(v) for k, v in vars(args).items()}}
+
+    def scored(label: str, quantiser: str, model, file_kb: float, extra: dict) -> None:
+        start = time.perf_counter()
+        result = evaluate(model, scenes, cfg, semantic=semantic)
+        m = result["mean"]
+        rows.append({"row": label, "quantiser": quantiser, "file_kb": file_kb, "mean": m, "scenes": result["scenes"],
+                     "eval_s": time.perf_counter() - start, **extra})
+        cells = [label, f"{file_kb:.1f}", f"{float_kb / file_kb:.1f}", f"{extra['encoder_kb']:.1f}", f"{m['cd_l1'] * 1e2:.4f}",
+                 f"{m['cd_l2'] * 1e4:.4f}", f"{m['f1_delta']:.4f}"]
+        if semantic:
+            cells += [f"{m.get('mf1_delta', float('nan')):.4f}", f"{m.get('miou', float('nan')):.4f}"]
+        table.rows.append(cells + [f"{extra['tlqe']:.4g}" if "tlqe" in extra else "-"])
+        exp.save()  # after every row: a run cut short keeps what it measured
+        print(f"{label}: {file_kb:.1f} KB, CD-L1 {m['cd_l1'] * 100:.4f}, F1 {m['f1_delta']:.4f}", flush=True)
+
+    encoder_float_kb = sum(t.numel() * 4 for k, t in bundle.state.items() if k.startswith(ENCODER)) / 1024
+    scored("float32", "float32", float_model, float_kb, {"encoder_kb": encoder_float_kb})
+    for label, quantiser, spec in plan:
+        path = args.out / f"{args.plan}-{label.replace(', ', '-').replace(' ', '')}.nirz"
+        bits = spec if isinstance(spec, int) else 8
+        ccfg = CompressConfig(quantiser=quantiser, bits=bits, layer_bits=None if isinstance(spec, int) else spec)
+        tune = FinetuneConfig(steps=args.finetune_steps, out=str(args.out / "qat" / path.stem)) \
+            if args.finetune_steps else None
+        report = compress_bundle(bundle_path, path, ccfg, tune, progress=False)
+        model = from_bundle(codec.read(path), source=path)
+        scored(label, quantiser, model, report["file_bytes"] / 1024,
+               {"tlqe": report["tlqe"], "coder": report["coder"], "compress_s": report["seconds"],
+                "finetune": report["finetune"], "encoder_kb": encoder_kb(path)})
+    figure = REPO / "docs" / f"compress_{args.plan}.png"
+    plot(rows, "f1_delta", "F1-δ (higher is better)", figure, f"{bundle_path.name}: F1-δ against file size")
+    exp.notes.append(f"Plot: docs/{figure.name}. Quantisation: "
+                     + (f"QAT, {args.finetune_steps} steps per row." if args.finetune_steps else "post-training."))
+    exp.save()
+
+
+if __name__ == "__main__":
+    main()
