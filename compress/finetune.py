@@ -52,16 +52,19 @@ def finetune(source: str, quantiser: str, bits: int, layer_spec, codebook_dtype:
         held["model"] = model
         held["layers"] = attach(model, quantiser, bits, layer_spec, codebook_dtype)
         held["tlqe_start"] = held["layers"].tlqe_at_fit
+        held["last"] = time.perf_counter()
 
-    def on_step(step: int, model) -> dict | None:
+    def on_step(step: int, model) -> dict:
         layers: QuantisedLayers = held["layers"]
+        now = time.perf_counter()
+        record = {"step_s": now - held.get("last", now)}  # the step alone: refits and logging come after
         if schedule.due(step, layers):
-            started = time.perf_counter()
-            tlqe = layers.repartition()
-            return {"tlqe": tlqe, "repartition_s": time.perf_counter() - started}
-        if cfg.log_tlqe_every and step % cfg.log_tlqe_every == 0:
-            return {"tlqe": layers.tlqe()}
-        return None
+            record["tlqe"] = layers.repartition()
+            record["repartition_s"] = time.perf_counter() - now
+        elif cfg.log_tlqe_every and step % cfg.log_tlqe_every == 0:
+            record["tlqe"] = layers.tlqe()
+        held["last"] = time.perf_counter()
+        return record
 
     started = time.perf_counter()
     final = train(run, progress=progress, hooks=TrainHooks(on_model=on_model, on_step=on_step))
