@@ -117,17 +117,6 @@ def output_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def load_bundle(path: Path):
-    """A bundle folder, or a compressed ``.nirz`` file decoded to one (its quantised weights dequantised)."""
-    from nir_core.bundle import ModelBundle
-
-    if Path(path).suffix.lower() == ".nirz":
-        from compress.codec import read
-
-        return read(path)
-    return ModelBundle.load(path)
-
-
 def model_bytes(path: Path) -> int:
     """The model's size on disk: the ``.nirz`` file, or the bundle folder's files."""
     path = Path(path)
@@ -137,15 +126,22 @@ def model_bytes(path: Path) -> int:
 def load_model(path: Path, labels: bool | None = None):
     """A bundle's model, its label set (None when it has no trained semantic head) and whether to label:
     ``labels`` None means "when the bundle can"; True with a bundle that cannot raises."""
+    from nir_core.bundle import ModelBundle
     from nir_core.data.labels import LabelSet
     from nir_core.models.registry import from_bundle
 
-    bundle = load_bundle(path)
+    if Path(path).suffix.lower() == ".nirz":
+        from compress.workflow import model_from_file
+
+        model, bundle = model_from_file(path)
+    else:
+        bundle = ModelBundle.load(path)
+        model = from_bundle(bundle, source=path)
     label_set = LabelSet.from_json(bundle.label_set) if bundle.label_set else None
     if labels and label_set is None:
         raise NIRStudioError(f"{path}: this bundle has no trained semantic head, so it cannot label (use a joint "
                              "or context bundle, or turn labels off)")
-    return from_bundle(bundle, source=path), label_set, (label_set is not None if labels is None else labels)
+    return model, label_set, (label_set is not None if labels is None else labels)
 
 
 def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None,

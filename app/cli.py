@@ -370,6 +370,8 @@ def compress(
     coder: str = typer.Option("best", help="bzip2, lzma, range, or best (the smallest of the three)."),
     codebook_dtype: str = typer.Option("float32", help="Codebook precision: float32 or float16."),
     raw_float: str = typer.Option("float32", help="Precision of unquantised floats (biases, norms)."),
+    activation_bits: int | None = typer.Option(None, help="Also quantise conv outputs (the feature grids of a conv "
+                                               "encoder) to this many bits, whenever the file is used."),
     finetune_steps: int = typer.Option(0, help="Quantisation-aware fine-tuning steps on the bundle's own training "
                                        "task first (0: post-training quantisation only)."),
     repartition_every: int = typer.Option(50, help="During fine-tuning, refit the codebooks every this many steps."),
@@ -385,7 +387,7 @@ def compress(
         raise typer.BadParameter(f"{output}: write a .nirz file", param_hint="--out")
     try:
         cfg = CompressConfig(quantiser=quantizer, bits=bits, layer_bits=layer_bits, coder=coder,
-                             codebook_dtype=codebook_dtype, raw_float=raw_float)
+                             codebook_dtype=codebook_dtype, raw_float=raw_float, activation_bits=activation_bits)
         # The fine-tuning run shows its own progress bar; a spinner beside it would garble both.
         spinner = err.status(f"compressing {bundle} ({quantizer}, {bits} bits)") if not finetune_steps else nullcontext()
         with spinner:

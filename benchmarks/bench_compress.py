@@ -22,11 +22,10 @@ from pathlib import Path
 
 from results import REPO, Experiment, Table
 
-from compress import codec
 from compress.finetune import FinetuneConfig
 from compress.qat import quantisable_layers
 from compress.report import layer_table
-from compress.workflow import CompressConfig, compress_bundle
+from compress.workflow import CompressConfig, compress_bundle, model_from_file
 from nir_core.bundle import ModelBundle
 from nir_core.data.io import load
 from nir_core.data.synthetic import generate_room
@@ -154,7 +153,7 @@ def main() -> None:
         tune = FinetuneConfig(steps=args.finetune_steps, out=str(args.out / "qat" / path.stem)) \
             if args.finetune_steps else None
         report = compress_bundle(bundle_path, path, ccfg, tune, progress=False)
-        model = from_bundle(codec.read(path), source=path)
+        model, _ = model_from_file(path)
         scored(label, quantiser, model, report["file_bytes"] / 1024,
                {"tlqe": report["tlqe"], "coder": report["coder"], "compress_s": report["seconds"],
                 "finetune": report["finetune"], "encoder_kb": encoder_kb(path)})

@@ -34,9 +34,10 @@ class FinetuneConfig:
     """Run folder (checkpoints, log.jsonl, the float bundle of the last step)."""
 
 
-def finetune(source: str, quantiser: str, bits: int, layer_spec, codebook_dtype: str, cfg: FinetuneConfig,
-             progress: bool = True):
-    """Runs the QAT fine-tuning; returns (model, its quantised layers with final codebooks, run report)."""
+def finetune(source: str, quantisation, cfg: FinetuneConfig, progress: bool = True):
+    """Runs the QAT fine-tuning with the quantisation of ``quantisation`` (a
+    :class:`~compress.workflow.CompressConfig`); returns (model, its quantised layers with final codebooks, run
+    report)."""
     bundle = ModelBundle.load(source)
     recorded = bundle.training.get("config")
     if not isinstance(recorded, dict):
@@ -50,7 +51,8 @@ def finetune(source: str, quantiser: str, bits: int, layer_spec, codebook_dtype:
 
     def on_model(model) -> None:
         held["model"] = model
-        held["layers"] = attach(model, quantiser, bits, layer_spec, codebook_dtype)
+        q = quantisation
+        held["layers"] = attach(model, q.quantiser, q.bits, q.layer_bits, q.codebook_dtype, q.activation_bits)
         held["tlqe_start"] = held["layers"].tlqe_at_fit
         held["last"] = time.perf_counter()
 

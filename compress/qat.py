@@ -143,7 +143,7 @@ def attach(model: nn.Module, quantiser: str, bits: int = 8, layer_spec=None, cod
 
     ``quantiser`` names one of :data:`~compress.quantisers.QUANTISERS`; ``layer_spec`` chooses bits per layer
     (:func:`layer_bits`; 0 keeps a layer in float). ``activation_bits`` also quantises the outputs of the conv
-    layers (per-tensor min-max uniform, straight-through), so the encodings they produce are quantised too.
+    layers (:func:`quantise_activations`).
     """
     named = quantisable_layers(model)
     chosen = layer_bits([n for n, _ in named], layer_spec, bits)
@@ -152,21 +152,32 @@ def attach(model: nn.Module, quantiser: str, bits: int = 8, layer_spec=None, cod
         if chosen[name] == 0:
             continue
         layer = QuantisedLayer(name, module, make_quantiser(quantiser, chosen[name], codebook_dtype))
-        module.forward = types.MethodType(_quantised_forward(layer, activation_bits), module)
+        module.forward = types.MethodType(_quantised_forward(layer), module)
         layers.append(layer)
+    if activation_bits:
+        quantise_activations(model, activation_bits)
     handle = QuantisedLayers(layers)
     handle.repartition()
     return handle
 
 
-def _quantised_forward(layer: QuantisedLayer, activation_bits: int | None):
-    act = make_quantiser("minmax", activation_bits) if activation_bits else None
-
+def _quantised_forward(layer: QuantisedLayer):
     def forward(module, x):
         w = layer.quantised_weight()
-        y = F.linear(x, w, module.bias) if isinstance(module, nn.Linear) else module._conv_forward(x, w, module.bias)
-        if act is not None and not isinstance(module, nn.Linear):
-            y = straight_through(y, act.quantize(y, act.fit(y)))
-        return y
+        return F.linear(x, w, module.bias) if isinstance(module, nn.Linear) else module._conv_forward(x, w, module.bias)
 
     return forward
+
+
+CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def quantise_activations(model: nn.Module, bits: int) -> list:
+    """Quantises every conv layer's output per tensor (min-max uniform, ``bits`` bits, straight-through), so the
+    feature grids a conv encoder produces hold at most 2^bits values each. Returns the hook handles."""
+    act = make_quantiser("minmax", bits)
+
+    def hook(module, inputs, y):
+        return straight_through(y, act.quantize(y, act.fit(y)))
+
+    return [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, CONV)]

@@ -6,12 +6,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nir_core.bundle import ModelBundle
-from nir_core.models.registry import build_model
+from nir_core.models.registry import build_model, from_bundle
 
 from . import codec
 from .finetune import FinetuneConfig
 from .finetune import finetune as run_finetune
-from .qat import QuantisedLayers, attach
+from .qat import QuantisedLayers, attach, quantise_activations
 from .quantisers import QUANTISERS
 
 
@@ -31,10 +31,15 @@ class CompressConfig:
     """Precision of the float tensors left unquantised (biases, norms): float32 or float16."""
     coder: str = "best"
     """Entropy coder: bzip2 (the paper's), lzma, range, or best (all three tried, the smallest kept)."""
+    activation_bits: int | None = None
+    """Also quantise every conv layer's output to this many bits (conv encoders: their feature grids hold at most
+    2^bits values); recorded in the file and applied whenever it is loaded."""
 
     def __post_init__(self):
         if self.quantiser not in QUANTISERS:
             raise ValueError(f"unknown quantiser {self.quantiser!r}; choose one of {', '.join(QUANTISERS)}")
+        if self.activation_bits is not None and not 1 <= self.activation_bits <= 8:
+            raise ValueError(f"activation bits must be 1..8, got {self.activation_bits}")
 
 
 def quantised_tensors(model, layers: QuantisedLayers) -> dict[str, codec.QuantisedTensor]:
@@ -56,13 +61,12 @@ def compress_bundle(source: str | Path, out: str | Path, cfg: CompressConfig, fi
     bundle = ModelBundle.load(source)
     tuned = None
     if finetune is not None and finetune.steps > 0:
-        model, layers, tuned = run_finetune(str(source), cfg.quantiser, cfg.bits, cfg.layer_bits, cfg.codebook_dtype,
-                                            finetune, progress)
+        model, layers, tuned = run_finetune(str(source), cfg, finetune, progress)
         bundle.state = dict(model.state_dict())
     else:
         model = build_model(bundle.architecture, bundle.model_config)
         model.load_state_dict(bundle.state)
-        layers = attach(model, cfg.quantiser, cfg.bits, cfg.layer_bits, cfg.codebook_dtype)
+        layers = attach(model, cfg.quantiser, cfg.bits, cfg.layer_bits, cfg.codebook_dtype, cfg.activation_bits)
     quantised = quantised_tensors(model, layers)
     tlqe = layers.tlqe()
     size = codec.write(out, bundle, quantised, coder=cfg.coder, raw_float=cfg.raw_float,
@@ -76,3 +80,14 @@ def compress_bundle(source: str | Path, out: str | Path, cfg: CompressConfig, fi
 def float32_bytes(bundle: ModelBundle) -> int:
     """What the bundle's tensors take as float32 (the size a compression ratio is measured against)."""
     return sum(t.numel() * 4 for t in bundle.state.values())
+
+
+def model_from_file(path: str | Path):
+    """The model a ``.nirz`` file holds, ready to run (activation quantisation re-applied when the file records it),
+    and its bundle."""
+    bundle = codec.read(path)
+    model = from_bundle(bundle, source=path)
+    bits = (bundle.extra.get("nirz", {}).get("config") or {}).get("activation_bits")
+    if bits:
+        quantise_activations(model, int(bits))
+    return model, bundle

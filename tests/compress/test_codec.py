@@ -169,3 +169,29 @@ def test_fuzzed_headers_raise_nirz_error_only(tmp_path, header):
     path.write_bytes(struct.pack("<4sHI", b"NIRZ", 1, len(head)) + head + b"\x00" * 16)
     with pytest.raises(codec.NirzError):
         codec.decode(path)
+
+
+def test_activation_bits_travel_with_the_file(tmp_path):
+    """A conv encoder compressed with --activation-bits computes quantised feature grids whenever it is loaded."""
+    from compress.workflow import model_from_file
+    from nir_core.models.ndf import NDFConfig, NDFModel
+
+    torch.manual_seed(0)
+    ndf = NDFModel(NDFConfig.cpu_small(resolution=16, channels=(8, 8)))
+    folder = to_bundle(ndf, "ndf", ndf.config_json()).save(tmp_path / "ndf")
+    path = tmp_path / "ndf.nirz"
+    compress_bundle(folder, path, CompressConfig(quantiser="minmax", bits=4, activation_bits=2))
+    model, _ = model_from_file(path)
+    seen = []
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv3d))
+    conv.register_forward_hook(lambda m, i, out: seen.append(out))
+    with torch.no_grad():
+        model.encode(torch.rand(1, 500, 3) - 0.5)
+    assert len(torch.unique(seen[0])) <= 4
+    plain = from_bundle(codec.read(path))  # the same weights without the recorded activation quantisation
+    seen.clear()
+    next(m for m in plain.modules() if isinstance(m, torch.nn.Conv3d)).register_forward_hook(
+        lambda m, i, out: seen.append(out))
+    with torch.no_grad():
+        plain.encode(torch.rand(1, 500, 3) - 0.5)
+    assert len(torch.unique(seen[0])) > 4
