@@ -169,3 +169,35 @@ def test_context_task_without_a_contextualiser_fails_clearly(tmp_path):
     geometry = train(tiny(tmp_path, "geo"), progress=False)
     with pytest.raises(ValueError, match="needs a model with a contextualiser"):
         train(tiny(tmp_path, "ctx", task="context", init_from=str(geometry)), progress=False)
+
+
+def test_object_tasks_for_the_hold_out_experiments(tmp_path):
+    """Generated objects carry a class and material-part labels; joint-classify trains the classifier with the
+    encoder, classify and frozen train one head on a frozen encoder (thesis ch. 5)."""
+    from nir_core.data.synthetic.objects import MATERIAL_PARTS, OBJECT_CLASSES
+    from nir_core.train.data import SyntheticObjectSource, UDFSceneDataset
+
+    source = SyntheticObjectSource(30, seed=5)
+    assert [source.class_of(i) for i in (0, 14, 15)] == [0, 14, 0]
+    example = UDFSceneDataset(source)[16]
+    assert int(example["class"]) == 1 and example["name"].startswith(OBJECT_CLASSES[1])
+    labels = example["labels"][example["udf"] < 0.02]
+    assert labels.max() < len(MATERIAL_PARTS) and (labels >= 0).float().mean() > 0.9
+
+    def objects(name, task, **over):
+        cfg = tiny(tmp_path, name, task=task, **over)
+        cfg.data.source, cfg.data.count, cfg.data.val_count = "objects", 15, 15
+        cfg.model.update(num_classes=8, object_classes=15)
+        return cfg
+
+    joint = train(objects("jc", "joint-classify"), progress=False)
+    info = ModelBundle.load(joint)
+    assert info.extra["object_classes"] == list(OBJECT_CLASSES) and info.label_set is None
+    assert 0.0 <= info.training["final"]["val_accuracy"] <= 1.0
+    head = train(objects("cls", "classify", init_from=str(joint)), progress=False)
+    before, after = ModelBundle.load(joint).state, ModelBundle.load(head).state
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("parts.encoder."))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("parts.classifier."))
+    seg = train(objects("seg", "frozen", init_from=str(joint)), progress=False)
+    info = ModelBundle.load(seg)
+    assert info.label_set["name"] == "materials8" and "val_miou_near" in info.training["final"]

@@ -2,7 +2,8 @@
 
 Thesis ch. 6 §3: the encoder turns the scan's points into per-point features ``E_g``; each query pools its
 nearest encoded points by attention and a UDF head (and a semantic head) read the pooled feature. The parts are
-named ``encoder``, ``udf`` and ``semantic`` so training tasks freeze and train them by name.
+named ``encoder``, ``udf``, ``semantic`` (and ``context``, ``classifier``) so training tasks freeze and train them
+by name.
 """
 from __future__ import annotations
 
@@ -13,8 +14,15 @@ from torch import Tensor, nn
 
 from .base import ImplicitModel
 from .contextualiser import Contextualiser, ContextualiserConfig
-from .decoders import SemanticDecoder, SemanticDecoderConfig, UDFDecoder, UDFDecoderConfig
-from .point_transformer import PointTransformerConfig, PointTransformerUNet
+from .decoders import (
+    ClassifierHead,
+    ClassifierHeadConfig,
+    SemanticDecoder,
+    SemanticDecoderConfig,
+    UDFDecoder,
+    UDFDecoderConfig,
+)
+from .point_transformer import PointTransformerConfig, PointTransformerUNet, global_pool
 
 
 @dataclass
@@ -31,6 +39,10 @@ class PointUDFConfig:
     """The semantic head (``in_features``, ``context_features`` and ``num_classes`` are set from the others)."""
     context: ContextualiserConfig | None = None
     """The contextualiser whose features the semantic head also reads (thesis ch. 6 §3.2), or None."""
+    object_classes: int = 0
+    """Object classes of a classifier head on the pooled encodings E_g (thesis ch. 5); 0 builds none."""
+    classifier: ClassifierHeadConfig = field(default_factory=ClassifierHeadConfig)
+    """The classifier head (``in_features`` and ``num_classes`` are set from the others)."""
 
     def __post_init__(self):
         if isinstance(self.encoder, dict):
@@ -41,6 +53,11 @@ class PointUDFConfig:
             self.semantic = SemanticDecoderConfig(**self.semantic)
         if isinstance(self.context, dict):
             self.context = ContextualiserConfig.from_json(self.context)
+        if isinstance(self.classifier, dict):
+            self.classifier = ClassifierHeadConfig.from_json(self.classifier)
+        self.classifier.in_features = 2 * self.encoder.out_features  # max and mean of E_g
+        if self.object_classes:
+            self.classifier.num_classes = self.object_classes
         self.semantic.context_features = self.context.context_features if self.context else 0
         self.udf.in_features = self.encoder.out_features
         self.semantic.in_features = self.encoder.out_features
@@ -48,8 +65,11 @@ class PointUDFConfig:
             self.semantic.num_classes = self.num_classes
 
     def to_json(self) -> dict:
-        return {"encoder": self.encoder.to_json(), "udf": self.udf.to_json(), "num_classes": self.num_classes,
-                "semantic": self.semantic.to_json(), "context": self.context.to_json() if self.context else None}
+        out = {"encoder": self.encoder.to_json(), "udf": self.udf.to_json(), "num_classes": self.num_classes,
+               "semantic": self.semantic.to_json(), "context": self.context.to_json() if self.context else None}
+        if self.object_classes:  # bundles without a classifier keep their config as it was
+            out.update(object_classes=self.object_classes, classifier=self.classifier.to_json())
+        return out
 
     @classmethod
     def from_json(cls, d: dict) -> PointUDFConfig:
@@ -76,6 +96,8 @@ class PointUDFModel(ImplicitModel):
             parts["semantic"] = SemanticDecoder(self.cfg.semantic)
             if self.cfg.context is not None:
                 parts["context"] = Contextualiser(self.cfg.context, self.cfg.encoder.out_features)
+        if self.cfg.object_classes:
+            parts["classifier"] = ClassifierHead(self.cfg.classifier)
         self.parts = nn.ModuleDict(parts)
         self.num_classes = self.cfg.num_classes
 
@@ -103,6 +125,13 @@ class PointUDFModel(ImplicitModel):
         if "semantic" not in self.parts:
             raise NotImplementedError("this model was built without a semantic head (num_classes=0)")
         return self.parts["semantic"](queries, encoding.points, encoding.features, context=encoding.context)
+
+
+    def classify(self, encoding: Encoding) -> Tensor:
+        """(B, object_classes) class scores from the max and mean over the points of E_g."""
+        if "classifier" not in self.parts:
+            raise NotImplementedError("this model was built without a classifier head (object_classes=0)")
+        return self.parts["classifier"](global_pool(encoding.features))
 
 
 def build(config: dict) -> PointUDFModel:

@@ -13,15 +13,16 @@ class DataConfig:
     """Where training and validation scenes come from."""
 
     source: str = "synthetic"
-    """``"synthetic"`` (generated rooms) or ``"files"`` (scans read from ``paths``)."""
+    """``"synthetic"`` (generated rooms), ``"objects"`` (generated single objects, with classes and material-part
+    labels) or ``"files"`` (scans read from ``paths``)."""
     count: int = 512
-    """Generated rooms for training (``source="synthetic"``)."""
+    """Generated rooms or objects for training."""
     seed: int = 0
     """Seed of the first training room."""
     paths: list[str] = field(default_factory=list)
     """Files or folders of scans (``source="files"``)."""
     val_count: int = 4
-    """Held-out generated rooms for validation (seeds from ``val_seed``)."""
+    """Held-out generated rooms or objects for validation (seeds from ``val_seed``)."""
     val_seed: int = 100_000
     """Seed of the first validation room: far from the training range so they never overlap."""
     val_paths: list[str] = field(default_factory=list)

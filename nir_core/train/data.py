@@ -77,6 +77,40 @@ class SyntheticRoomSource(SceneSource):
 
 
 @dataclass
+class SyntheticObjectSource(SceneSource):
+    """Procedural single objects, one class after another (object ``i`` is of class ``i % 15``, drawn from
+    seed ``seed + i // 15``), labelled per face with their parts' material group and as a whole with their
+    class (thesis ch. 5: per-point and per-object tasks on the same shapes)."""
+
+    count: int
+    """Number of objects."""
+    seed: int = 0
+    """Seed of the first object of each class; held-out sets use a disjoint range."""
+    label_set: LabelSet | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        from ..data.synthetic.objects import MATERIAL_PARTS, OBJECT_CLASSES
+
+        self.label_set = self.label_set or MATERIAL_PARTS
+        self.class_names = OBJECT_CLASSES
+
+    def __len__(self) -> int:
+        return self.count
+
+    def class_of(self, index: int) -> int:
+        """The object class of example ``index``."""
+        return index % len(self.class_names)
+
+    def scene(self, index: int):
+        from ..data.synthetic.objects import generate_object_parts
+
+        name = self.class_names[self.class_of(index)]
+        seed = self.seed + index // len(self.class_names)
+        mesh, face_labels, _ = generate_object_parts(name, seed)
+        return Scan(points=np.asarray(mesh.vertices, np.float32), mesh=mesh), (mesh, face_labels), f"{name}_{seed:05d}"
+
+
+@dataclass
 class FileSource(SceneSource):
     """Scans read by :func:`nir_core.data.io.load`: files, folders (every scan under them) or dataset files."""
 
@@ -151,4 +185,6 @@ class UDFSceneDataset(Dataset):
             "labels": torch.from_numpy(np.asarray(labels, dtype=np.int64)),
             "index": index,
             "name": name,
+            # The object class, for sources that have one (-1 elsewhere).
+            "class": torch.tensor(self.source.class_of(index) if hasattr(self.source, "class_of") else IGNORE_LABEL),
         }

@@ -27,7 +27,7 @@ from ..bundle import BundleError, ModelBundle
 from ..data.labels import SCANNET20
 from ..models.registry import build_model, from_bundle, to_bundle
 from .config import TrainConfig
-from .data import FileSource, SyntheticRoomSource, UDFSceneDataset
+from .data import FileSource, SyntheticObjectSource, SyntheticRoomSource, UDFSceneDataset
 from .tasks import TASKS, Task
 
 CHECKPOINT = "checkpoint"
@@ -68,17 +68,19 @@ def _sources(cfg: TrainConfig):
     d = cfg.data
     if d.source == "synthetic":
         train = SyntheticRoomSource(d.count, d.seed)
+    elif d.source == "objects":
+        return SyntheticObjectSource(d.count, d.seed), SyntheticObjectSource(d.val_count, d.val_seed)
     elif d.source == "files":
         train = FileSource([Path(p) for p in d.paths], label_set=SCANNET20 if TASKS[cfg.task].spec.needs_labels
                            else None)
     else:
-        raise ValueError(f"unknown data source {d.source!r}; use 'synthetic' or 'files'")
+        raise ValueError(f"unknown data source {d.source!r}; use 'synthetic', 'objects' or 'files'")
     val = FileSource([Path(p) for p in d.val_paths]) if d.val_paths else SyntheticRoomSource(d.val_count, d.val_seed)
     return train, val
 
 
 def _collate(examples: list[dict]) -> dict:
-    return {k: torch.stack([e[k] for e in examples]) for k in ("points", "queries", "udf", "labels")}
+    return {k: torch.stack([e[k] for e in examples]) for k in ("points", "queries", "udf", "labels", "class")}
 
 
 def _model(cfg: TrainConfig):
@@ -169,13 +171,14 @@ def _checksum(module: torch.nn.Module) -> str:
 
 @torch.no_grad()
 def validate(task: Task, data: UDFSceneDataset) -> dict:
-    """Mean clamped-L1 UDF error, and query accuracy / mIoU when the model labels, over the validation scenes."""
+    """Mean clamped-L1 UDF error, mIoU of the queries near the surface when the task labels points, and object
+    accuracy when it classifies, over the validation scenes."""
     from ..metrics import mean_iou
     from ..models.decoders import clamped_l1
 
     was_training = task.training
     task.eval()
-    l1, preds, gts = [], [], []
+    l1, preds, gts, hits = [], [], [], []
     for i in range(len(data)):
         batch = _collate([data[i]])
         enc = task.model.encode(batch["points"])
@@ -184,8 +187,12 @@ def validate(task: Task, data: UDFSceneDataset) -> dict:
             near = batch["udf"][0] < 0.02
             preds.append(task.model.semantics(enc, batch["queries"][:, near])[0].argmax(-1).numpy())
             gts.append(batch["labels"][0, near].numpy())
+        if task.spec.needs_classes:
+            hits.append(int(task.model.classify(enc).argmax(-1)[0] == batch["class"][0]))
     task.train(was_training)
     out = {"val_udf_l1": float(np.mean(l1))}
+    if hits:
+        out["val_accuracy"] = float(np.mean(hits))
     if preds:
         p, g = np.concatenate(preds), np.concatenate(gts)
         out["val_miou_near"] = float(mean_iou(p, g, task.model.num_classes)["miou"])
@@ -251,7 +258,8 @@ def train(cfg: TrainConfig, progress: bool = True, hooks: TrainHooks | None = No
     final = validate(task, val) if env.main else {}
     if env.main:
         bundle = to_bundle(task.model, cfg.architecture, model_config,
-                           label_set=SCANNET20.to_json() if task.spec.needs_labels else None,
+                           label_set=train_source.label_set.to_json() if task.spec.needs_labels else None,
+                           extra={"object_classes": list(train_source.class_names)} if task.spec.needs_classes else {},
                            training={"config": cfg.to_json(), "steps": step, "seconds_this_process":
                                      round(time.time() - started, 1), "final": final, "world_size": env.world})
         bundle.save(out / BUNDLE)

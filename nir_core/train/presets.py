@@ -26,6 +26,15 @@ def _cpu(task: str, architecture: str = "point_udf", **over) -> TrainConfig:
     return cfg
 
 
+def _objects(task: str, steps: int = 3000) -> TrainConfig:
+    cfg = _cpu(task, steps=steps, lr_decay_start=steps * 3 // 4, val_every=500, out=f"out/train/objects-{task}")
+    cfg.data.source, cfg.data.count, cfg.data.val_count = "objects", 15 * 200, 30
+    # Objects are small: 2,048 encoder points (a fifth of a room's) and 8,192 queries keep a step short.
+    cfg.data.sampling.num_input, cfg.data.sampling.num_queries = 2048, 8192
+    cfg.model = {"num_classes": 8, "object_classes": 15}  # materials8 parts, generated object classes
+    return cfg
+
+
 def _paper(task: str) -> TrainConfig:
     cfg = TrainConfig(task=task, model={"encoder": dict(PAPER_ENCODER)}, steps=100_000, batch_size=12,
                       checkpoint_every=1000, val_every=2000, out=f"out/train/point_udf-{task}-paper")
@@ -41,10 +50,17 @@ PRESETS: dict[str, Callable[[], TrainConfig]] = {
     "pt-frozen": lambda: _cpu("frozen", init_from=GEOMETRY_BUNDLE),
     # Thesis ch. 6 Table 1: the geometry encoder fine-tuned on cross-entropy alone.
     "pt-unfrozen": lambda: _cpu("unfrozen", init_from=GEOMETRY_BUNDLE),
-    # ~1 step/s here (64³ voxel grid): 2,500 steps, the second half decaying, fit the same ~45-minute budget.
     # Contextualiser + semantic head on the frozen default geometry bundle (thesis ch. 6 §3.2).
     "pt-context": lambda: _cpu("context", init_from=GEOMETRY_BUNDLE, model={"context": {}}),
+    # ~1 step/s here (64³ voxel grid): 2,500 steps, the second half decaying, fit the same ~45-minute budget.
     "ndf-geometry": lambda: _cpu("geometry", architecture="ndf", steps=2500, lr_decay_start=1250),
+    # Thesis ch. 5 on generated objects (15 classes, 8 material-part labels): encoders trained for reconstruction
+    # alone, with part segmentation or with classification; then a head on each frozen encoder (init_from).
+    "objects-geometry": lambda: _objects("geometry"),
+    "objects-joint": lambda: _objects("joint"),
+    "objects-joint-classify": lambda: _objects("joint-classify"),
+    "objects-frozen": lambda: _objects("frozen", steps=1000),
+    "objects-classify": lambda: _objects("classify", steps=1000),
     "pt-geometry-paper": lambda: _paper("geometry"),
     "pt-joint-paper": lambda: _paper("joint"),
 }

@@ -5,6 +5,8 @@
   uncertainty weights (Kendall et al.), the RangeUDF baseline of thesis ch. 6.
 - ``frozen``: only the semantic head trains, on the encodings of a frozen geometry model.
 - ``unfrozen``: encoder + semantic head on cross-entropy only (no geometry loss).
+- ``classify`` / ``joint-classify`` (thesis ch. 5): the object classifier on a frozen encoder's pooled encodings,
+  or trained with the encoder and UDF head under uncertainty weighting.
 
 A task is a small ``nn.Module`` whose ``forward(batch)`` returns the loss, so DistributedDataParallel wraps it
 as it is; new tasks (the contextualiser's) register here without touching the engine.
@@ -30,6 +32,9 @@ class TaskSpec:
     name: str
     trains: tuple[str, ...]
     needs_labels: bool
+    """Per-point labels (a semantic head)."""
+    needs_classes: bool = False
+    """Per-scene object classes (a classifier head)."""
 
 
 class Task(nn.Module):
@@ -42,6 +47,8 @@ class Task(nn.Module):
         self.model = model
         if self.spec.needs_labels and model.num_classes <= 0:
             raise ValueError(f"task {self.spec.name!r} needs a model with a semantic head")
+        if self.spec.needs_classes and "classifier" not in getattr(model, "parts", {}):
+            raise ValueError(f"task {self.spec.name!r} needs a model with a classifier head (model.object_classes)")
         trained = {id(p) for p in model.part_parameters(self.spec.trains)}
         for p in model.parameters():
             p.requires_grad_(id(p) in trained)
@@ -110,8 +117,37 @@ class UnfrozenTask(Task):
         return sem, {"ce": sem.detach()}
 
 
+class ClassifyTask(Task):
+    """Thesis ch. 5: the object classifier on the pooled encodings of a frozen encoder."""
+
+    spec = TaskSpec("classify", ("classifier",), needs_labels=False, needs_classes=True)
+
+    def forward(self, batch):
+        with torch.no_grad():
+            enc = self.model.encode(batch["points"])
+        ce = F.cross_entropy(self.model.classify(enc), batch["class"])
+        return ce, {"class_ce": ce.detach()}
+
+
+class JointClassifyTask(Task):
+    """Thesis ch. 5: encoder + UDF head + classifier, the two losses balanced by learned uncertainty weights."""
+
+    spec = TaskSpec("joint-classify", ("encoder", "udf", "classifier"), needs_labels=False, needs_classes=True)
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.log_vars = task_log_vars(("udf", "class"))
+
+    def forward(self, batch):
+        enc = self.model.encode(batch["points"])
+        udf = clamped_l1(self.model.udf(enc, batch["queries"]), batch["udf"])
+        ce = F.cross_entropy(self.model.classify(enc), batch["class"])
+        loss = uncertainty_weighted_loss({"udf": udf, "class": ce}, self.log_vars)
+        return loss, {"udf_l1": udf.detach(), "class_ce": ce.detach()}
+
+
 TASKS: dict[str, Callable[[ImplicitModel], Task]] = {
-    t.spec.name: t for t in (GeometryTask, JointTask, FrozenTask, UnfrozenTask)
+    t.spec.name: t for t in (GeometryTask, JointTask, FrozenTask, UnfrozenTask, ClassifyTask, JointClassifyTask)
 }
 """Registered tasks by name; later modules add theirs with :func:`register_task`."""
 

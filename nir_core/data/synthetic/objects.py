@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import trimesh
 
+from ..labels import LabelSet, palette
 from . import fixtures, furniture, props
 from .primitives import Furniture, pick
 
@@ -49,7 +50,37 @@ def generate_object(class_name: str, seed: int) -> tuple[trimesh.Trimesh, int]:
         (unprocessed: parts keep their own vertices; not necessarily watertight).
     class_index: position of ``class_name`` in :data:`OBJECT_CLASSES`.
     """
+    mesh, _, index = generate_object_parts(class_name, seed)
+    return mesh, index
+
+
+MATERIAL_PARTS = LabelSet(
+    name="materials8",
+    names=("wood", "metal", "fabric", "leather", "ceramic or stone", "glass", "plastic", "other"),
+    colors=palette(8, seed=3),
+)
+"""Per-point labels of generated objects: the material group of each part (legs, frames, seats and shades differ
+in material), the per-point task of the ch. 5 hold-out experiments on these objects."""
+
+_MATERIAL_GROUP = {
+    "wood": "wood", "dark_wood": "wood", "laminate": "wood", "door_wood": "wood", "floor_wood": "wood",
+    "metal": "metal", "chrome": "metal", "fabric": "fabric", "bedding": "fabric", "curtain": "fabric",
+    "carpet": "fabric", "leather": "leather", "ceramic": "ceramic or stone", "enamel": "ceramic or stone",
+    "stone": "ceramic or stone", "floor_tile": "ceramic or stone", "glass": "glass", "plastic_dark": "plastic",
+}
+
+
+def material_part(material: str) -> int:
+    """:data:`MATERIAL_PARTS` id of a material name (``"other"`` for the rest: paint, paper, shades...)."""
+    return MATERIAL_PARTS.index(_MATERIAL_GROUP.get(material, "other"))
+
+
+def generate_object_parts(class_name: str, seed: int) -> tuple[trimesh.Trimesh, np.ndarray, int]:
+    """Like :func:`generate_object`, plus (F,) int64 :data:`MATERIAL_PARTS` labels of the mesh's faces."""
     if class_name not in _BUILDERS:
         raise ValueError(f"unknown object class {class_name!r}; known: {list(OBJECT_CLASSES)}")
     rng = np.random.default_rng([OBJECT_CLASSES.index(class_name), seed])
-    return _BUILDERS[class_name](rng).to_trimesh(), OBJECT_CLASSES.index(class_name)
+    made = _BUILDERS[class_name](rng)
+    labels = np.concatenate([np.full(len(p.mesh.faces), material_part(p.material), dtype=np.int64)
+                             for p in made.pieces])
+    return made.to_trimesh(), labels, OBJECT_CLASSES.index(class_name)
