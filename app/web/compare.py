@@ -11,11 +11,10 @@ import json
 from pathlib import Path
 
 from app.batch import mesh_metrics, model_bytes, reconstruct_file
-from app.demo import default_inputs
 
 from . import WebConfig, session_folder
 from .previews import legend_html
-from .reconstruct import JOBS, UPLOAD_TYPES, Models, load_checked
+from .reconstruct import JOBS, InputPicker, Models, load_checked, settings
 
 QUANTISER_CHOICES = ["kmeans", "minmax", "distributional", "explicit"]
 METRIC_KEYS = ("cd_l1", "f1_delta")
@@ -79,21 +78,16 @@ def build_compare(cfg: WebConfig) -> None:
     from nir_core.errors import NIRStudioError
 
     models = Models(cfg.models)
-    examples = {p.name: p for p in default_inputs()}
     with gr.Row():
         with gr.Column(scale=1):
-            upload = gr.File(label="Scan or mesh", file_types=UPLOAD_TYPES, type="filepath")
-            example = gr.Dropdown(choices=[""] + list(examples), value="", label="…or a bundled example")
+            picker = InputPicker()
             float_name = gr.Dropdown(choices=list(cfg.models), value=next(iter(cfg.models)), label="Float model")
             with gr.Accordion("Compressed variant", open=True):
                 quantiser = gr.Dropdown(choices=QUANTISER_CHOICES, value="kmeans", label="Quantiser")
                 bits = gr.Slider(1, 8, value=3, step=1, label="Bits per weight")
                 nirz = gr.File(label="…or upload a .nirz (overrides the two above)", file_types=[".nirz"],
                                type="filepath")
-            with gr.Accordion("Settings", open=False):
-                resolution = gr.Slider(32, 512, value=cfg.default_resolution, step=32,
-                                       label="Resolution (cells per axis)")
-                want_labels = gr.Checkbox(value=True, label="Label the meshes (when the models can)")
+            resolution, want_labels = settings(cfg, "meshes")
             run = gr.Button("Compare", variant="primary")
         with gr.Column(scale=3):
             with gr.Row():
@@ -104,9 +98,7 @@ def build_compare(cfg: WebConfig) -> None:
 
     def on_compare(upload_path, example_name, chosen_float, chosen_quantiser, chosen_bits, nirz_path, res,
                    labels_on, request: gr.Request, progress=gr.Progress()):
-        source = Path(upload_path) if upload_path else examples.get(example_name)
-        if source is None:
-            raise gr.Error("Upload a scan or mesh, or pick a bundled example.")
+        source = picker.source(upload_path, example_name)
         work = session_folder(cfg, getattr(request, "session_hash", None))
         try:
             result = run_comparison(cfg, models, source, chosen_float, chosen_quantiser, int(chosen_bits),
@@ -118,5 +110,5 @@ def build_compare(cfg: WebConfig) -> None:
                 legend_html(report.get("legend", {}), report.get("label_histogram", {}).get("mesh_vertices")),
                 result["summary"])
 
-    run.click(on_compare, inputs=[upload, example, float_name, quantiser, bits, nirz, resolution, want_labels],
+    run.click(on_compare, inputs=[picker.upload, picker.example, float_name, quantiser, bits, nirz, resolution, want_labels],
               outputs=[shown_float, shown_compressed, legend, stats], concurrency_limit=1, concurrency_id=JOBS)

@@ -93,6 +93,36 @@ def summary(report: dict) -> dict:
     return out
 
 
+class InputPicker:
+    """The scan input every tab starts with: an upload or a bundled example (build inside a ``gr.Column``)."""
+
+    def __init__(self):
+        import gradio as gr
+
+        self.examples = {p.name: p for p in default_inputs()}
+        self.upload = gr.File(label="Scan or mesh", file_types=UPLOAD_TYPES, type="filepath")
+        self.example = gr.Dropdown(choices=[""] + list(self.examples), value="", label="…or a bundled example")
+
+    def source(self, upload_path, example_name) -> Path:
+        """The chosen file; a ``gr.Error`` asking for one when there is none."""
+        import gradio as gr
+
+        source = Path(upload_path) if upload_path else self.examples.get(example_name)
+        if source is None:
+            raise gr.Error("Upload a scan or mesh, or pick a bundled example.")
+        return source
+
+
+def settings(cfg: WebConfig, what: str = "mesh"):
+    """The Settings accordion: (resolution slider, labels checkbox)."""
+    import gradio as gr
+
+    with gr.Accordion("Settings", open=False):
+        resolution = gr.Slider(32, 512, value=cfg.default_resolution, step=32, label="Resolution (cells per axis)")
+        want_labels = gr.Checkbox(value=True, label=f"Label the {what} (when the model can)")
+    return resolution, want_labels
+
+
 def build_reconstruct(cfg: WebConfig) -> None:
     """The tab's components and events (called inside ``gr.Tab``)."""
     import gradio as gr
@@ -100,16 +130,11 @@ def build_reconstruct(cfg: WebConfig) -> None:
     from nir_core.errors import NIRStudioError
 
     models = Models(cfg.models)
-    examples = {p.name: p for p in default_inputs()}
     with gr.Row():
         with gr.Column(scale=1):
-            upload = gr.File(label="Scan or mesh", file_types=UPLOAD_TYPES, type="filepath")
-            example = gr.Dropdown(choices=[""] + list(examples), value="", label="…or a bundled example")
+            picker = InputPicker()
             model_name = gr.Dropdown(choices=list(cfg.models), value=next(iter(cfg.models)), label="Model")
-            with gr.Accordion("Settings", open=False):
-                resolution = gr.Slider(32, 512, value=cfg.default_resolution, step=32,
-                                       label="Resolution (cells per axis)")
-                want_labels = gr.Checkbox(value=True, label="Label the mesh (when the model can)")
+            resolution, want_labels = settings(cfg)
             run = gr.Button("Reconstruct", variant="primary")
             gr.Markdown(f"Uploads up to {cfg.max_upload_mb} MiB and {cfg.max_points:,} points.")
         with gr.Column(scale=3):
@@ -125,9 +150,7 @@ def build_reconstruct(cfg: WebConfig) -> None:
 
     def on_run(upload_path, example_name, chosen_model, res, labels_on, request: gr.Request,
                progress=gr.Progress()):
-        source = Path(upload_path) if upload_path else examples.get(example_name)
-        if source is None:
-            raise gr.Error("Upload a scan or mesh, or pick a bundled example.")
+        source = picker.source(upload_path, example_name)
         work = session_folder(cfg, getattr(request, "session_hash", None))
         try:
             result = run_reconstruction(cfg, models, source, chosen_model, int(res), bool(labels_on), work, progress)
@@ -145,6 +168,6 @@ def build_reconstruct(cfg: WebConfig) -> None:
         return off, off, off
 
     run.click(reset, outputs=[get_glb, get_ply, get_report], queue=False).then(
-        on_run, inputs=[upload, example, model_name, resolution, want_labels],
+        on_run, inputs=[picker.upload, picker.example, model_name, resolution, want_labels],
         outputs=[shown_input, shown_result, legend, stats, get_glb, get_ply, get_report], concurrency_limit=1,
         concurrency_id=JOBS)
