@@ -16,7 +16,7 @@ engine (re-running the command continues unfinished runs); every row is scored b
 against 100k labelled ground-truth points).
 
 Run: ``.venv/bin/python benchmarks/bench_context.py [--table 1|2|3] [--data synthetic|scannet] [--steps 2000]
-[--joint-steps 8000] [--geometry-steps 4000] [--rooms 3]``
+[--joint-steps 8000] [--geometry-steps 4000] [--rooms 3] [--carry]``
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import json
 import time
 from pathlib import Path
 
-from results import REPO, Experiment, Table
+from results import REPO, RESULTS_DIR, Experiment, Table
 
 from nir_core.bundle import ModelBundle
 from nir_core.data.io import load
@@ -110,6 +110,9 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=3, help="held-out generated rooms (synthetic test)")
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--runs", type=Path, default=REPO / "out" / "bench_context")
+    parser.add_argument("--carry", action="store_true",
+                        help="keep the rows the last run of this table measured (benchmarks/results) and train and "
+                             "score only the missing ones, e.g. a long joint baseline run on its own")
     args = parser.parse_args()
     data = {1: args.data, 2: "scannet", 3: "synthetic"}[args.table]
     title = {1: f"Semantics on top of a reconstruction encoder (thesis ch. 6 Table 1), {data}",
@@ -130,6 +133,11 @@ def main() -> None:
     exp.metrics = {"rows": [], "args": {k: str(v) for k, v in vars(args).items()}}
     rows = exp.metrics["rows"]
     plan = {1: TABLE1, 2: TABLE2, 3: TABLE3}[args.table]
+    previous = RESULTS_DIR / f"{name}.json"
+    carried = {}
+    if args.carry and previous.exists():
+        last = json.loads(previous.read_text())
+        carried = {r["row"]: {**r, "carried_from": last["git_commit"]} for r in last["metrics"]["rows"]}
     own_geometry = SHIPPED_GEOMETRY
 
     def bundle_of(run, name, context, encoder) -> Path:
@@ -145,23 +153,32 @@ def main() -> None:
         return trained(run, name, runs, steps, data, init, context)
 
     for label, run, name, context, encoder in plan:
-        bundle = bundle_of(run, name, context, encoder)
-        if name == "pt-geometry":
-            own_geometry = bundle
-        info = ModelBundle.load(bundle)
-        start = time.perf_counter()
-        result = evaluate(from_bundle(info, source=bundle), scenes, cfg, semantic=info.label_set is not None)
-        seconds = time.perf_counter() - start
-        mean = result["mean"]
-        rows.append({"row": label, "bundle": str(bundle), "mean": mean, "scenes": result["scenes"],
-                     "training": info.training, "eval_s": seconds})
+        if label in carried:
+            row = carried[label]
+            if name == "pt-geometry":
+                own_geometry = Path(row["bundle"])
+        else:
+            bundle = bundle_of(run, name, context, encoder)
+            if name == "pt-geometry":
+                own_geometry = bundle
+            info = ModelBundle.load(bundle)
+            start = time.perf_counter()
+            result = evaluate(from_bundle(info, source=bundle), scenes, cfg, semantic=info.label_set is not None)
+            row = {"row": label, "bundle": str(bundle), "mean": result["mean"], "scenes": result["scenes"],
+                   "training": info.training, "eval_s": time.perf_counter() - start}
+        rows.append(row)
+        mean, training = row["mean"], row["training"]
         table.rows.append([label, f"{mean['cd_l1'] * 100:.4f}", f"{mean['f1_delta']:.4f}",
                            f"{mean['mf1_delta']:.4f}" if "mf1_delta" in mean else "-",
-                           f"{mean['miou']:.4f}" if "miou" in mean else "-", str(info.training.get("steps")),
-                           str(info.training.get("seconds_this_process")), f"{seconds:.0f}"])
+                           f"{mean['miou']:.4f}" if "miou" in mean else "-", str(training.get("steps")),
+                           str(training.get("seconds_this_process")), f"{row['eval_s']:.0f}"])
         print(label, json.dumps({k: round(v, 4) for k, v in mean.items()}), flush=True)
         pending = [row for row, *_ in plan[len(rows):]]
         exp.notes = [f"Incomplete run: rows still to come: {', '.join(pending)}."] if pending else []
+        kept = [r["row"] for r in rows if "carried_from" in r]
+        if kept:
+            exp.notes.append(f"Carried over from earlier runs of this command (--carry): {', '.join(kept)} "
+                             f"(commits {', '.join(sorted({r['carried_from'][:12] for r in rows if 'carried_from' in r}))}).")
         exp.save()  # after every row, so a run cut short still leaves the rows it measured
     by = {r["row"]: r["mean"] for r in rows}
     if args.table == 1:
