@@ -118,7 +118,11 @@ def _material(item: Item):
 
 
 def screenshot(items: list[Item], path: Path, width: int = 1280, height: int = 800) -> Path:
-    """Renders the scene offscreen (no display needed) from a three-quarter view and writes a PNG atomically."""
+    """Renders the scene offscreen (no display needed) from a three-quarter view and writes a PNG atomically.
+
+    Once per process: Open3D's offscreen renderer cannot be started a second time in the same process (it
+    deadlocks), so scripts that render several scenes run ``nir-studio view --screenshot`` once per scene.
+    """
     import open3d as o3d
 
     if not items:

@@ -29,6 +29,7 @@ from compress.workflow import CompressConfig, compress_bundle, model_from_file
 from nir_core.bundle import ModelBundle
 from nir_core.data.io import load
 from nir_core.data.synthetic import generate_room
+from nir_core.errors import FieldError
 from nir_core.evaluate import EvalConfig, evaluate, prepare
 from nir_core.models.registry import from_bundle
 
@@ -80,7 +81,7 @@ def plot(rows: list[dict], metric: str, label: str, path: Path, title: str) -> N
     for r in rows:
         series.setdefault(r["quantiser"], []).append(r)
     for name, points in series.items():
-        points = sorted(points, key=lambda r: r["file_kb"])
+        points = sorted((p for p in points if p["mean"]), key=lambda r: r["file_kb"])  # collapsed rows have none
         style = "*" if name == "float32" else "o-"
         ax.plot([p["file_kb"] for p in points], [p["mean"][metric] for p in points], style, label=name, markersize=6)
     ax.set_xscale("log")
@@ -132,17 +133,23 @@ def main() -> None:
 
     def scored(label: str, quantiser: str, model, file_kb: float, extra: dict) -> None:
         start = time.perf_counter()
-        result = evaluate(model, scenes, cfg, semantic=semantic)
+        try:
+            result = evaluate(model, scenes, cfg, semantic=semantic)
+        except FieldError as exc:  # quantised too hard: the field no longer describes a surface
+            result = {"mean": {}, "scenes": [], "failed": str(exc)}
         m = result["mean"]
         rows.append({"row": label, "quantiser": quantiser, "file_kb": file_kb, "mean": m, "scenes": result["scenes"],
-                     "eval_s": time.perf_counter() - start, **extra})
-        cells = [label, f"{file_kb:.1f}", f"{float_kb / file_kb:.1f}", f"{extra['encoder_kb']:.1f}", f"{m['cd_l1'] * 1e2:.4f}",
-                 f"{m['cd_l2'] * 1e4:.4f}", f"{m['f1_delta']:.4f}"]
-        if semantic:
-            cells += [f"{m.get('mf1_delta', float('nan')):.4f}", f"{m.get('miou', float('nan')):.4f}"]
+                     "eval_s": time.perf_counter() - start, **extra, **({"failed": result["failed"]} if not m else {})})
+        cells = [label, f"{file_kb:.1f}", f"{float_kb / file_kb:.1f}", f"{extra['encoder_kb']:.1f}"]
+        if m:
+            cells += [f"{m['cd_l1'] * 1e2:.4f}", f"{m['cd_l2'] * 1e4:.4f}", f"{m['f1_delta']:.4f}"]
+            if semantic:
+                cells += [f"{m.get('mf1_delta', float('nan')):.4f}", f"{m.get('miou', float('nan')):.4f}"]
+        else:
+            cells += ["no surface (collapsed field)"] + ["-"] * (4 if semantic else 2)
         table.rows.append(cells + [f"{extra['tlqe']:.4g}" if "tlqe" in extra else "-"])
         exp.save()  # after every row: a run cut short keeps what it measured
-        print(f"{label}: {file_kb:.1f} KB, CD-L1 {m['cd_l1'] * 100:.4f}, F1 {m['f1_delta']:.4f}", flush=True)
+        print(f"{label}: {file_kb:.1f} KB, {m or result.get('failed')}", flush=True)
 
     encoder_float_kb = sum(t.numel() * 4 for k, t in bundle.state.items() if k.startswith(ENCODER)) / 1024
     scored("float32", "float32", float_model, float_kb, {"encoder_kb": encoder_float_kb})
