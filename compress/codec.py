@@ -36,6 +36,8 @@ VERSION = 1
 SUFFIX = ".nirz"
 MAX_HEADER_BYTES = 4 * 1024 * 1024
 MAX_TENSORS = 100_000
+MAX_FILE_BYTES = 1 << 31
+"""Largest file read (2 GiB): a model file is megabytes; anything bigger is refused before it is read."""
 MAX_ELEMENTS = 1 << 31
 """Upper bound on the elements of all tensors together: a header claiming more is refused unread."""
 _PREFIX = struct.Struct("<4sHI")
@@ -131,6 +133,8 @@ def read_header(path: str | Path) -> tuple[dict, bytes]:
     path = Path(path)
     if not path.is_file():
         raise NirzError(path, "no such file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise NirzError(path, f"{path.stat().st_size:,} bytes is more than a model file may be ({MAX_FILE_BYTES:,})")
     data = path.read_bytes()
     if len(data) < _PREFIX.size:
         raise NirzError(path, "too short to be a .nirz file (truncated?)")

@@ -135,6 +135,11 @@ def test_newer_version_truncated_and_wrong_files(good_file, tmp_path):
         codec.decode(path)
     with pytest.raises(codec.NirzError, match="no such file"):
         codec.decode(tmp_path / "missing.nirz")
+    huge = tmp_path / "huge.nirz"  # sparse: takes no disk space
+    with open(huge, "wb") as f:
+        f.truncate(codec.MAX_FILE_BYTES + 1)
+    with pytest.raises(codec.NirzError, match="more than a model file may be"):
+        codec.decode(huge)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
