@@ -79,8 +79,9 @@ def _dtype_name(dtype: torch.dtype) -> str:
 
 
 def encode_bundle(bundle: ModelBundle, quantised: dict[str, QuantisedTensor], coder: str = "best",
-                  raw_float: str = "float32", extra: dict | None = None) -> bytes:
-    """The ``.nirz`` bytes of ``bundle`` with the tensors in ``quantised`` stored as codebook + indices.
+                  raw_float: str = "float32", extra: dict | None = None) -> tuple[bytes, dict]:
+    """The ``.nirz`` bytes of ``bundle`` with the tensors in ``quantised`` stored as codebook + indices, and the
+    header written into them (the coder chosen, every coder's body size).
 
     ``coder``: "bzip2", "lzma", "range", or "best" (all three, the smallest kept). ``raw_float``: the precision
     ("float32" / "float16") of float tensors that are not quantised (biases, norms).
@@ -118,13 +119,13 @@ def encode_bundle(bundle: ModelBundle, quantised: dict[str, QuantisedTensor], co
               "compression": extra or {}, "tensors": entries}
     # Tensor names repeat long prefixes: compressed, the header of a 1,000-tensor bundle drops from ~140 to ~6 KB.
     head = zlib.compress(json.dumps(header, separators=(",", ":")).encode(), 9)
-    return _PREFIX.pack(MAGIC, VERSION, len(head)) + head + body
+    return _PREFIX.pack(MAGIC, VERSION, len(head)) + head + body, header
 
 
 def write(path: str | Path, bundle: ModelBundle, quantised: dict[str, QuantisedTensor], **options) -> int:
     """Writes the ``.nirz`` file atomically; returns its size on disk in bytes."""
     path = Path(path)
-    atomic_write_bytes(path, encode_bundle(bundle, quantised, **options))
+    atomic_write_bytes(path, encode_bundle(bundle, quantised, **options)[0])
     return path.stat().st_size
 
 
@@ -205,14 +206,19 @@ def _validate(header: dict) -> None:
             raise ValueError(f"unknown tensor kind {t['kind']!r}")
 
 
+def itemsize(dtype: str) -> int:
+    """Bytes per element of a stored dtype name ("float32", "float16", "int64", ...)."""
+    return np.dtype(_NUMPY[dtype]).itemsize
+
+
 def _layout(header: dict) -> list:
     layout = []
     for t in header["tensors"]:
         n = math.prod(t["shape"])
         if t["kind"] == "raw":
-            layout.append(n * np.dtype(_NUMPY[t["dtype"]]).itemsize)
+            layout.append(n * itemsize(t["dtype"]))
         else:
-            layout.append(t["levels"] * np.dtype(_NUMPY[t["codebook_dtype"]]).itemsize)
+            layout.append(t["levels"] * itemsize(t["codebook_dtype"]))
             layout.append((n, t["bits"], t["levels"]))
     return layout
 
@@ -228,9 +234,8 @@ def decode(path: str | Path) -> tuple[dict, dict[str, torch.Tensor], dict[str, Q
     for t in header["tensors"]:
         if t["kind"] == "raw":
             array = np.frombuffer(next(parts), dtype=_NUMPY[t["dtype"]]).reshape(t["shape"])
-            state[t["name"]] = torch.from_numpy(array.copy()).to(RAW_DTYPES[t["dtype"]])
-            if t["dtype"] == "float16":
-                state[t["name"]] = state[t["name"]].float()
+            tensor = torch.from_numpy(array.copy())
+            state[t["name"]] = tensor.float() if t["dtype"] == "float16" else tensor
             continue
         codebook = torch.from_numpy(np.frombuffer(next(parts), dtype=_NUMPY[t["codebook_dtype"]]).astype(np.float32))
         stream = next(parts)

@@ -4,8 +4,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
-
 from . import codec
 from .bitpack import packed_size
 
@@ -17,13 +15,13 @@ def layer_table(path: str | Path) -> tuple[list[dict], dict]:
     for t in header["tensors"]:
         n = math.prod(t["shape"])
         if t["kind"] == "quantised":
-            book = t["levels"] * np.dtype(codec._NUMPY[t["codebook_dtype"]]).itemsize
+            book = t["levels"] * codec.itemsize(t["codebook_dtype"])
             rows.append({"name": t["name"], "shape": t["shape"], "params": n,
                          "stored": f"{t['quantiser']} {t['bits']}-bit",
                          "codebook": f"{t['levels']} x {t['codebook_dtype']}", "bytes": book + packed_size(n, t["bits"])})
         else:
             rows.append({"name": t["name"], "shape": t["shape"], "params": n, "stored": t["dtype"], "codebook": "-",
-                         "bytes": n * np.dtype(codec._NUMPY[t["dtype"]]).itemsize})
+                         "bytes": n * codec.itemsize(t["dtype"])})
     params = sum(r["params"] for r in rows)
     size = Path(path).stat().st_size
     totals = {"architecture": header["bundle"]["architecture"], "coder": header["coder"], "params": params,

@@ -5,6 +5,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from nir_core.atomic import atomic_write_bytes
 from nir_core.bundle import ModelBundle
 from nir_core.models.registry import build_model, from_bundle
 
@@ -69,9 +70,10 @@ def compress_bundle(source: str | Path, out: str | Path, cfg: CompressConfig, fi
         layers = attach(model, cfg.quantiser, cfg.bits, cfg.layer_bits, cfg.codebook_dtype, cfg.activation_bits)
     quantised = quantised_tensors(model, layers)
     tlqe = layers.tlqe()
-    size = codec.write(out, bundle, quantised, coder=cfg.coder, raw_float=cfg.raw_float,
-                       extra={"config": asdict(cfg), "tlqe": tlqe, "source": str(source), "finetune": tuned})
-    header, _ = codec.read_header(out)
+    data, header = codec.encode_bundle(bundle, quantised, coder=cfg.coder, raw_float=cfg.raw_float,
+                                       extra={"config": asdict(cfg), "tlqe": tlqe, "source": str(source),
+                                              "finetune": tuned})
+    size = atomic_write_bytes(out, data).stat().st_size
     return {"file": str(out), "file_bytes": size, "float32_bytes": float32_bytes(bundle), "coder": header["coder"],
             "coded_sizes": header["coded_sizes"], "tlqe": tlqe, "quantised_layers": len(quantised),
             "finetune": tuned, "seconds": round(time.perf_counter() - start, 3)}
