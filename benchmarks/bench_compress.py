@@ -9,10 +9,10 @@ writes the ``.nirz``, loads the model back from that file and scores it by the t
 (``nir_core.evaluate``: 10k input points, CD-L1 x1e2, CD-L2 x1e4, F1-δ, and mF1-δ / mIoU when the model labels) on
 held-out generated rooms and ScanNet scene0000_00. Size is the file's size on disk (the float32 row: the bundle
 folder); "encoder" is the encoder's share before entropy coding, the memory the thesis's table reports. A
-size-vs-quality plot is saved as docs/compress_PLAN.png.
+size-vs-quality plot is saved as docs/compress_PLAN[_qat].png.
 
 Run: ``.venv/bin/python benchmarks/bench_compress.py --plan ndf|pt [--rooms 2] [--resolution 128]
-[--finetune-steps 0]``
+[--finetune-steps 0] [--only "2 bits" ...] [--carry]``; with fine-tuning the results are compress_PLAN_qat.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import argparse
 import time
 from pathlib import Path
 
-from results import REPO, Experiment, Table
+from results import REPO, Experiment, Table, carried_rows, carry_note
 
 from compress.finetune import FinetuneConfig
 from compress.qat import quantisable_layers
@@ -106,17 +106,27 @@ def main() -> None:
                         help="also score ScanNet scene0000_00 (full resolution)")
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--finetune-steps", type=int, default=0, help="QAT steps per row (0: post-training)")
+    parser.add_argument("--only", nargs="+", metavar="TEXT",
+                        help="run only the rows whose label contains one of these, e.g. \"2 bits\" \"3 bits\"")
+    parser.add_argument("--carry", action="store_true",
+                        help="keep the rows the last run of this plan measured (benchmarks/results) and measure only "
+                             "the missing ones")
     parser.add_argument("--out", type=Path, default=REPO / "out" / "bench_compress")
     args = parser.parse_args()
     bundle_path = args.model or MODELS / {"ndf": "ndf-geometry", "pt": "pt-context"}[args.plan]
-    name = f"compress_{args.plan}"
-    exp = Experiment(name=name, title={"ndf": "Quantising the NDF encoder (thesis ch. 3 Table 3.5 analogue)",
-                                       "pt": "Quantising the labelled Point Transformer bundle"}[args.plan],
+    name = f"compress_{args.plan}" + ("_qat" if args.finetune_steps else "")
+    title = {"ndf": "Quantising the NDF encoder (thesis ch. 3 Table 3.5 analogue)",
+             "pt": "Quantising the labelled Point Transformer bundle"}[args.plan]
+    exp = Experiment(name=name, title=title + (f", {args.finetune_steps} QAT steps" if args.finetune_steps else ""),
                      description=__doc__.split("\n\n")[1].replace("\n", " "))
     bundle = ModelBundle.load(bundle_path)
     semantic = bundle.label_set is not None
     float_model = from_bundle(bundle, source=bundle_path)
     plan = ndf_rows(float_model) if args.plan == "ndf" else pt_rows(float_model)
+    if args.only:
+        plan = [row for row in plan if any(text in row[0] for text in args.only)]
+    carried = carried_rows(name, same={k: str(getattr(args, k)) for k in ("model", "rooms", "scannet", "resolution",
+                                                                            "finetune_steps")}) if args.carry else {}
     cfg = EvalConfig(resolution=args.resolution)
     scenes = [prepare(generate_room(100_000 + i).to_scan(), f"room_{100_000 + i}", cfg) for i in range(args.rooms)]
     fullres = SHARED / "scannet_scene0000_00_fullres"
@@ -138,22 +148,33 @@ def main() -> None:
         except FieldError as exc:  # quantised too hard: the field no longer describes a surface
             result = {"mean": {}, "scenes": [], "failed": str(exc)}
         m = result["mean"]
-        rows.append({"row": label, "quantiser": quantiser, "file_kb": file_kb, "mean": m, "scenes": result["scenes"],
-                     "eval_s": time.perf_counter() - start, **extra, **({"failed": result["failed"]} if not m else {})})
-        cells = [label, f"{file_kb:.1f}", f"{float_kb / file_kb:.1f}", f"{extra['encoder_kb']:.1f}"]
+        add({"row": label, "quantiser": quantiser, "file_kb": file_kb, "mean": m, "scenes": result["scenes"],
+             "eval_s": time.perf_counter() - start, **extra, **({"failed": result["failed"]} if not m else {})})
+
+    def add(row: dict) -> None:
+        rows.append(row)
+        m = row["mean"]
+        cells = [row["row"], f"{row['file_kb']:.1f}", f"{float_kb / row['file_kb']:.1f}", f"{row['encoder_kb']:.1f}"]
         if m:
             cells += [f"{m['cd_l1'] * 1e2:.4f}", f"{m['cd_l2'] * 1e4:.4f}", f"{m['f1_delta']:.4f}"]
             if semantic:
                 cells += [f"{m.get('mf1_delta', float('nan')):.4f}", f"{m.get('miou', float('nan')):.4f}"]
         else:
             cells += ["no surface (collapsed field)"] + ["-"] * (4 if semantic else 2)
-        table.rows.append(cells + [f"{extra['tlqe']:.4g}" if "tlqe" in extra else "-"])
+        table.rows.append(cells + [f"{row['tlqe']:.4g}" if "tlqe" in row else "-"])
+        exp.notes = carry_note(rows)
         exp.save()  # after every row: a run cut short keeps what it measured
-        print(f"{label}: {file_kb:.1f} KB, {m or result.get('failed')}", flush=True)
+        print(f"{row['row']}: {row['file_kb']:.1f} KB, {m or row.get('failed')}", flush=True)
 
     encoder_float_kb = sum(t.numel() * 4 for k, t in bundle.state.items() if k.startswith(ENCODER)) / 1024
-    scored("float32", "float32", float_model, float_kb, {"encoder_kb": encoder_float_kb})
+    if "float32" in carried:
+        add(carried["float32"])
+    else:
+        scored("float32", "float32", float_model, float_kb, {"encoder_kb": encoder_float_kb})
     for label, quantiser, spec in plan:
+        if label in carried:
+            add(carried[label])
+            continue
         path = args.out / f"{args.plan}-{label.replace(', ', '-').replace(' ', '')}.nirz"
         bits = spec if isinstance(spec, int) else 8
         ccfg = CompressConfig(quantiser=quantiser, bits=bits, layer_bits=None if isinstance(spec, int) else spec)
@@ -164,10 +185,10 @@ def main() -> None:
         scored(label, quantiser, model, report["file_bytes"] / 1024,
                {"tlqe": report["tlqe"], "coder": report["coder"], "compress_s": report["seconds"],
                 "finetune": report["finetune"], "encoder_kb": encoder_kb(path)})
-    figure = REPO / "docs" / f"compress_{args.plan}.png"
+    figure = REPO / "docs" / f"{name}.png"
     plot(rows, "f1_delta", "F1-δ (higher is better)", figure, f"{bundle_path.name}: F1-δ against file size")
-    exp.notes.append(f"Plot: docs/{figure.name}. Quantisation: "
-                     + (f"QAT, {args.finetune_steps} steps per row." if args.finetune_steps else "post-training."))
+    exp.notes = carry_note(rows) + [f"Plot: docs/{figure.name}. Quantisation: "
+                     + (f"QAT, {args.finetune_steps} steps per row." if args.finetune_steps else "post-training.")]
     exp.save()
 
 

@@ -25,7 +25,7 @@ import json
 import time
 from pathlib import Path
 
-from results import REPO, RESULTS_DIR, Experiment, Table
+from results import REPO, Experiment, Table, carried_rows, carry_note
 
 from nir_core.bundle import ModelBundle
 from nir_core.data.io import load
@@ -133,11 +133,8 @@ def main() -> None:
     exp.metrics = {"rows": [], "args": {k: str(v) for k, v in vars(args).items()}}
     rows = exp.metrics["rows"]
     plan = {1: TABLE1, 2: TABLE2, 3: TABLE3}[args.table]
-    previous = RESULTS_DIR / f"{name}.json"
-    carried = {}
-    if args.carry and previous.exists():
-        last = json.loads(previous.read_text())
-        carried = {r["row"]: {**r, "carried_from": last["git_commit"]} for r in last["metrics"]["rows"]}
+    carried = carried_rows(name, same={k: str(getattr(args, k)) for k in ("steps", "geometry_steps", "rooms",
+                                                                            "resolution")}) if args.carry else {}
     own_geometry = SHIPPED_GEOMETRY
 
     def bundle_of(run, name, context, encoder) -> Path:
@@ -175,10 +172,7 @@ def main() -> None:
         print(label, json.dumps({k: round(v, 4) for k, v in mean.items()}), flush=True)
         pending = [row for row, *_ in plan[len(rows):]]
         exp.notes = [f"Incomplete run: rows still to come: {', '.join(pending)}."] if pending else []
-        kept = [r["row"] for r in rows if "carried_from" in r]
-        if kept:
-            exp.notes.append(f"Carried over from earlier runs of this command (--carry): {', '.join(kept)} "
-                             f"(commits {', '.join(sorted({r['carried_from'][:12] for r in rows if 'carried_from' in r}))}).")
+        exp.notes += carry_note(rows)
         exp.save()  # after every row, so a run cut short still leaves the rows it measured
     by = {r["row"]: r["mean"] for r in rows}
     if args.table == 1:

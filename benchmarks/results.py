@@ -91,6 +91,34 @@ class Experiment:
         return path
 
 
+def carried_rows(name: str, same: dict[str, str] | None = None) -> dict[str, dict]:
+    """The rows (``metrics["rows"]``, keyed by their "row" label) the last run of experiment ``name`` measured,
+    each marked with the commit it came from: a benchmark run with ``--carry`` keeps them and measures only the
+    rows still missing (runs that cannot finish in one sitting). ``same``: arguments (as strings) the last run
+    must have had for its rows to be comparable; a mismatch stops the run."""
+    path = RESULTS_DIR / f"{name}.json"
+    if not path.exists():
+        return {}
+    last = json.loads(path.read_text())
+    before = last.get("metrics", {}).get("args", {})
+    differ = {k: (before.get(k), v) for k, v in (same or {}).items() if before.get(k) != v}
+    if differ:
+        raise SystemExit(f"--carry: {path.name} was measured with other settings "
+                         + ", ".join(f"{k}={old} (now {new})" for k, (old, new) in differ.items()))
+    return {r["row"]: {**r, "carried_from": r.get("carried_from", last["git_commit"])}
+            for r in last.get("metrics", {}).get("rows", [])}
+
+
+def carry_note(rows: list[dict]) -> list[str]:
+    """The note naming the rows of ``rows`` that were carried over, and from which commits (none: no note)."""
+    kept = [r for r in rows if "carried_from" in r]
+    if not kept:
+        return []
+    commits = ", ".join(sorted({r["carried_from"][:12] for r in kept}))
+    return [f"Carried over from earlier runs of this command (--carry): {', '.join(r['row'] for r in kept)} "
+            f"(commits {commits})."]
+
+
 def refresh_results_md() -> Path:
     """Rebuilds docs/RESULTS.md from every JSON in benchmarks/results (sorted by name)."""
     parts = ["# Results", "",
