@@ -63,6 +63,24 @@ def pt_rows(model) -> list[tuple[str, str, int]]:
     return [(f"{q}, {b} bits", q, b) for b in (8, 4, 3, 2) for q in ("kmeans", "minmax", "distributional")]
 
 
+def kmeans_verdicts(rows: list[dict]) -> list[str]:
+    """Per setting (the row label after the quantiser: "2 bits", a schedule), whether K-means scores a higher F1-δ
+    than every uniform quantiser measured at that setting: the paper's finding, checked row by row."""
+    scores: dict[str, dict[str, float]] = {}
+    for r in rows:
+        if r["quantiser"] != "float32":  # a collapsed field (no surface) scores 0
+            scores.setdefault(r["row"].split(", ", 1)[1], {})[r["quantiser"]] = r["mean"].get("f1_delta", 0.0)
+    verdicts = []
+    for setting, by in scores.items():
+        others = {q: v for q, v in by.items() if q != "kmeans"}
+        if "kmeans" in by and others:
+            best = max(others, key=others.get)
+            verdicts.append(f"{setting}: K-means {by['kmeans']:.3f} {'>' if by['kmeans'] > others[best] else '<='} "
+                            f"{best} {others[best]:.3f}")
+    return ["K-means against the best uniform quantiser, F1-δ (a collapsed field counts 0): "
+            + "; ".join(verdicts) + "."] if verdicts else []
+
+
 def encoder_kb(path: Path) -> float:
     """The encoder's share of a ``.nirz``: its tensors' codebooks + packed indices (or raw bytes), before entropy
     coding (the coder works on the whole body, so its saving cannot be split by tensor)."""
@@ -187,7 +205,7 @@ def main() -> None:
                 "finetune": report["finetune"], "encoder_kb": encoder_kb(path)})
     figure = REPO / "docs" / f"{name}.png"
     plot(rows, "f1_delta", "F1-δ (higher is better)", figure, f"{bundle_path.name}: F1-δ against file size")
-    exp.notes = carry_note(rows) + [f"Plot: docs/{figure.name}. Quantisation: "
+    exp.notes = carry_note(rows) + kmeans_verdicts(rows) + [f"Plot: docs/{figure.name}. Quantisation: "
                      + (f"QAT, {args.finetune_steps} steps per row." if args.finetune_steps else "post-training.")]
     exp.save()
 

@@ -12,7 +12,9 @@ segmentation mIoU of the queries near the surface and the classification accurac
 encoder it comes from. The thesis's finding to test: the jointly trained encoders reconstruct as well as the
 reconstruction-only one, and either kind of semantic supervision lifts the held-out task.
 
-Run: ``.venv/bin/python benchmarks/bench_holdout.py [--steps 3000] [--head-steps 1000] [--objects 60]``
+Run: ``.venv/bin/python benchmarks/bench_holdout.py [--steps 3000] [--head-steps 1000] [--objects 60] [--carry]``
+(``--carry`` keeps the encoders the last run measured and trains only the rest: one encoder and its heads fit a
+sitting on 2 CPU cores).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import argparse
 import time
 from pathlib import Path
 
-from results import REPO, Experiment, Table
+from results import REPO, Experiment, Table, carried_rows, carry_note
 
 from nir_core.bundle import ModelBundle
 from nir_core.data.scan import Scan
@@ -66,7 +68,11 @@ def main() -> None:
     parser.add_argument("--recon-objects", type=int, default=15, help="held-out objects meshed for reconstruction")
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--runs", type=Path, default=REPO / "out" / "bench_holdout")
+    parser.add_argument("--carry", action="store_true",
+                        help="keep the encoders' rows the last run measured (benchmarks/results) and train the rest")
     args = parser.parse_args()
+    carried = carried_rows("holdout", same={k: str(getattr(args, k)) for k in (
+        "steps", "head_steps", "objects", "recon_objects", "resolution")}) if args.carry else {}
     exp = Experiment(name="holdout", title="Hold-out tasks on generated objects (thesis ch. 5 Table 8)",
                      description=__doc__.split("\n\n")[1].replace("\n", " "))
     sampling = preset("objects-geometry").data.sampling
@@ -84,17 +90,21 @@ def main() -> None:
     rows = []
     exp.metrics = {"rows": rows, "args": {k: str(v) for k, v in vars(args).items()}}
     for label, task, name in ENCODERS:
-        encoder = run(name, args.runs / task, args.steps)
-        start = time.perf_counter()
-        recon = evaluate(from_bundle(encoder), meshes, cfg, semantic=False)["mean"]
-        own = scores(encoder, task, test)
-        row = {"encoder": label, "task": task, "recon": recon, "own": own, "eval_s": time.perf_counter() - start,
-               "seconds": ModelBundle.load(encoder).training.get("seconds_this_process"), "held_out": {}}
-        for head in HELD_OUT[task]:
-            head_name = "objects-classify" if head == "classify" else "objects-frozen"
-            bundle = run(head_name, args.runs / f"{task}+{head}", args.head_steps, init=encoder)
-            row["held_out"][head] = scores(bundle, head, test)
+        if label in carried:
+            row = carried[label]
+        else:
+            encoder = run(name, args.runs / task, args.steps)
+            start = time.perf_counter()
+            recon = evaluate(from_bundle(encoder), meshes, cfg, semantic=False)["mean"]
+            row = {"row": label, "task": task, "recon": recon, "own": scores(encoder, task, test),
+                   "eval_s": time.perf_counter() - start,
+                   "seconds": ModelBundle.load(encoder).training.get("seconds_this_process"), "held_out": {}}
+            for head in HELD_OUT[task]:
+                head_name = "objects-classify" if head == "classify" else "objects-frozen"
+                bundle = run(head_name, args.runs / f"{task}+{head}", args.head_steps, init=encoder)
+                row["held_out"][head] = scores(bundle, head, test)
         rows.append(row)
+        own, recon = row["own"], row["recon"]
         seg = own.get("val_miou_near", row["held_out"].get("frozen", {}).get("val_miou_near"))
         acc = own.get("val_accuracy", row["held_out"].get("classify", {}).get("val_accuracy"))
         seg_mark = "" if "val_miou_near" in own else " (held out)"
@@ -104,6 +114,7 @@ def main() -> None:
                            f"{seg:.4f}{seg_mark}",
                            f"{acc:.4f}{acc_mark}", str(row["seconds"])])
         print(label, table.rows[-1], flush=True)
+        exp.notes = carry_note(rows)
         exp.save()  # after every encoder: a run cut short keeps what it measured
     exp.notes.append("'(held out)': the head was trained afterwards on the frozen encoder; otherwise the encoder was "
                      "trained with that task. Segmentation mIoU is over the queries within 0.02 of the surface.")
