@@ -373,7 +373,9 @@ def compress(
     activation_bits: int | None = typer.Option(None, help="Also quantise conv outputs (the feature grids of a conv "
                                                "encoder) to this many bits, whenever the file is used."),
     finetune_steps: int = typer.Option(0, help="Quantisation-aware fine-tuning steps on the bundle's own training "
-                                       "task first (0: post-training quantisation only)."),
+                                       "data first (0: post-training quantisation only)."),
+    finetune_task: str = typer.Option("whole", help="Fine-tuning task: whole (every part, each by the loss that "
+                                      "trained it), own (the bundle's recorded task), or a task name."),
     repartition_every: int = typer.Option(50, help="During fine-tuning, refit the codebooks every this many steps."),
     work_dir: Path = typer.Option(Path("out/compress/finetune"), help="Fine-tuning run folder (checkpoints: an "
                                   "interrupted run resumes)."),
@@ -391,7 +393,8 @@ def compress(
         # The fine-tuning run shows its own progress bar; a spinner beside it would garble both.
         spinner = err.status(f"compressing {bundle} ({quantizer}, {bits} bits)") if not finetune_steps else nullcontext()
         with spinner:
-            report = compress_bundle(bundle, output, cfg, FinetuneConfig(steps=finetune_steps, out=str(work_dir),
+            report = compress_bundle(bundle, output, cfg, FinetuneConfig(steps=finetune_steps, task=finetune_task,
+                                                                         out=str(work_dir),
                                                                          repartition_every=repartition_every))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -124,6 +124,7 @@ def main() -> None:
                         help="also score ScanNet scene0000_00 (full resolution)")
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--finetune-steps", type=int, default=0, help="QAT steps per row (0: post-training)")
+    parser.add_argument("--finetune-task", default="whole", help="QAT task: whole (every part) or own")
     parser.add_argument("--only", nargs="+", metavar="TEXT",
                         help="run only the rows whose label contains one of these, e.g. \"2 bits\" \"3 bits\"")
     parser.add_argument("--carry", action="store_true",
@@ -143,8 +144,9 @@ def main() -> None:
     plan = ndf_rows(float_model) if args.plan == "ndf" else pt_rows(float_model)
     if args.only:
         plan = [row for row in plan if any(text in row[0] for text in args.only)]
-    carried = carried_rows(name, same={k: str(getattr(args, k)) for k in ("model", "rooms", "scannet", "resolution",
-                                                                            "finetune_steps")}) if args.carry else {}
+    compared = ("model", "rooms", "scannet", "resolution", "finetune_steps") + \
+        (("finetune_task",) if args.finetune_steps else ())
+    carried = carried_rows(name, same={k: str(getattr(args, k)) for k in compared}) if args.carry else {}
     cfg = EvalConfig(resolution=args.resolution)
     scenes = [prepare(generate_room(100_000 + i).to_scan(), f"room_{100_000 + i}", cfg) for i in range(args.rooms)]
     fullres = SHARED / "scannet_scene0000_00_fullres"
@@ -196,8 +198,8 @@ def main() -> None:
         path = args.out / f"{args.plan}-{label.replace(', ', '-').replace(' ', '')}.nirz"
         bits = spec if isinstance(spec, int) else 8
         ccfg = CompressConfig(quantiser=quantiser, bits=bits, layer_bits=None if isinstance(spec, int) else spec)
-        tune = FinetuneConfig(steps=args.finetune_steps, out=str(args.out / "qat" / path.stem)) \
-            if args.finetune_steps else None
+        tune = FinetuneConfig(steps=args.finetune_steps, task=args.finetune_task,
+                              out=str(args.out / "qat" / path.stem)) if args.finetune_steps else None
         report = compress_bundle(bundle_path, path, ccfg, tune, progress=False)
         model, _ = model_from_file(path)
         scored(label, quantiser, model, report["file_bytes"] / 1024,
@@ -205,8 +207,9 @@ def main() -> None:
                 "finetune": report["finetune"], "encoder_kb": encoder_kb(path)})
     figure = REPO / "docs" / f"{name}.png"
     plot(rows, "f1_delta", "F1-δ (higher is better)", figure, f"{bundle_path.name}: F1-δ against file size")
-    exp.notes = carry_note(rows) + kmeans_verdicts(rows) + [f"Plot: docs/{figure.name}. Quantisation: "
-                     + (f"QAT, {args.finetune_steps} steps per row." if args.finetune_steps else "post-training.")]
+    how = f"QAT, {args.finetune_steps} steps per row, task {args.finetune_task}." if args.finetune_steps \
+        else "post-training."
+    exp.notes = carry_note(rows) + kmeans_verdicts(rows) + [f"Plot: docs/{figure.name}. Quantisation: {how}"]
     exp.save()
 
 

@@ -1,8 +1,11 @@
 """Quantisation-aware fine-tuning of a trained bundle on its own training task, through the training engine.
 
-The bundle's recorded training config is rerun from the bundle's weights for a few steps with every selected
-layer fake-quantised (straight-through gradients), the codebooks refitted on the repartition schedule and the
-TLQE logged with each step; the run folder checkpoints and resumes like any training run. The paper's QAT
+The bundle's recorded training config (its data and sampling) is rerun from the bundle's weights for a few steps
+with every selected layer fake-quantised (straight-through gradients), the codebooks refitted on the repartition
+schedule and the TLQE logged with each step; the run folder checkpoints and resumes like any training run. By
+default every part trains (the ``whole`` task: each part by the loss that trained it), since every part is
+quantised; ``task="own"`` keeps the bundle's recorded task, which for a contextualiser bundle leaves the quantised
+encoder as it was quantised. The paper's QAT
 settings: Adam at 1e-4 (§3.3), repartitioning every F steps (Algorithm 1).
 """
 from __future__ import annotations
@@ -11,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from nir_core.bundle import BundleError, ModelBundle
-from nir_core.train import TrainConfig, TrainHooks, train
+from nir_core.train import TASKS, TrainConfig, TrainHooks, train
 
 from .qat import QuantisedLayers, RepartitionSchedule, attach
 
@@ -22,6 +25,8 @@ class FinetuneConfig:
 
     steps: int = 200
     """Optimiser steps with fake-quantised weights (0: post-training quantisation only)."""
+    task: str = "whole"
+    """Training task: "whole" (every part, each by its own loss), "own" (the bundle's recorded task) or any task."""
     lr: float = 1e-4
     """Adam learning rate (the paper's QAT setting)."""
     repartition_every: int = 50
@@ -45,6 +50,10 @@ def finetune(source: str, quantisation, cfg: FinetuneConfig, progress: bool = Tr
                                   "(compress it without --finetune-steps)")
     run = TrainConfig.from_json(recorded)
     run.init_from, run.model, run.steps, run.lr, run.lr_decay_start = str(source), {}, cfg.steps, cfg.lr, 0
+    if cfg.task != "own":
+        if cfg.task not in TASKS:
+            raise ValueError(f"unknown fine-tuning task {cfg.task!r}; choose own or one of {', '.join(TASKS)}")
+        run.task = cfg.task
     run.out, run.val_every, run.checkpoint_every, run.resume = cfg.out, 0, min(50, cfg.steps), True
     schedule = RepartitionSchedule(every=cfg.repartition_every, tlqe_growth=cfg.tlqe_growth)
     held: dict = {}
@@ -72,7 +81,8 @@ def finetune(source: str, quantisation, cfg: FinetuneConfig, progress: bool = Tr
     final = train(run, progress=progress, hooks=TrainHooks(on_model=on_model, on_step=on_step))
     layers = held["layers"]
     tlqe_end = layers.repartition()  # the map the file stores fits the last weights
-    report = {"steps": cfg.steps, "lr": cfg.lr, "repartitions": layers.repartitions, "tlqe_start": held["tlqe_start"],
+    report = {"steps": cfg.steps, "task": run.task, "lr": cfg.lr, "repartitions": layers.repartitions,
+              "tlqe_start": held["tlqe_start"],
               "tlqe_end": tlqe_end, "seconds": round(time.perf_counter() - started, 1), "run": cfg.out,
               "validation": ModelBundle.load(final).training.get("final", {})}
     return held["model"], layers, report

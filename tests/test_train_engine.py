@@ -201,3 +201,38 @@ def test_object_tasks_for_the_hold_out_experiments(tmp_path):
     seg = train(objects("seg", "frozen", init_from=str(joint)), progress=False)
     info = ModelBundle.load(seg)
     assert info.label_set["name"] == "materials8" and "val_miou_near" in info.training["final"]
+
+
+def test_whole_task_trains_every_part_each_by_its_own_loss(tmp_path):
+    """Fine-tuning a labelled contextualiser bundle as a whole: every part moves, but the encoder's gradient is
+    the UDF loss's alone (the semantic loss stops at its input encodings, as in the context recipe)."""
+    from nir_core.models.decoders import clamped_l1
+    from nir_core.train.data import SyntheticRoomSource, UDFSceneDataset
+    from nir_core.train.engine import _collate
+    from nir_core.train.tasks import TASKS
+
+    geometry = train(tiny(tmp_path, "geo", steps=2), progress=False)
+    cfg = tiny(tmp_path, "context", task="context", init_from=str(geometry), steps=2)
+    cfg.model = {"context": {"channels": [8, 16], "blocks": [1, 1], "context_features": 2,
+                             "network": {"k": 8, "k_first": 4, "share_planes": 4}}}
+    context = train(cfg, progress=False)
+    whole = train(tiny(tmp_path, "whole", task="whole", init_from=str(context), steps=2), progress=False)
+    before, after = ModelBundle.load(context).state, ModelBundle.load(whole).state
+    for part in ("encoder", "udf", "context", "semantic"):
+        keys = [k for k in before if k.startswith(f"parts.{part}.")]
+        assert keys and any(not torch.equal(before[k], after[k]) for k in keys), part
+    log = [json.loads(line) for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
+    assert all("udf_l1" in r and "ce" in r for r in log)
+
+    model = from_bundle(context)
+    task = TASKS["whole"](model)
+    batch = _collate([UDFSceneDataset(SyntheticRoomSource(1, 0), cfg.data.sampling, seed=3)[0]])
+    encoder = list(model.parts["encoder"].parameters())
+    torch.manual_seed(0)
+    loss, logs = task(batch)
+    assert float(logs["ce"]) > 0
+    from_whole = torch.autograd.grad(loss, encoder, allow_unused=True)
+    torch.manual_seed(0)
+    udf = clamped_l1(model.udf(model.encode_geometry(batch["points"]), batch["queries"]), batch["udf"])
+    from_udf = torch.autograd.grad(udf, encoder, allow_unused=True)
+    assert all((a is None and b is None) or torch.allclose(a, b) for a, b in zip(from_whole, from_udf))

@@ -146,8 +146,43 @@ class JointClassifyTask(Task):
         return loss, {"udf_l1": udf.detach(), "class_ce": ce.detach()}
 
 
+class WholeTask(Task):
+    """A finished model fine-tuned as a whole (quantisation-aware training): every part trains. The UDF loss trains
+    the encoder and the UDF head; the semantic and classification losses reach only the parts above the encoder
+    (contextualiser, semantic head, classifier), whose input encodings they see detached, as the context and
+    frozen recipes train them. Every quantised weight therefore moves, while the encoder stays a reconstruction
+    encoder. The losses touch disjoint parameters, so their plain sum trains each part by its own loss."""
+
+    spec = TaskSpec("whole", (), needs_labels=False)
+
+    def __init__(self, model):
+        parts = getattr(model, "parts", {})
+        self.spec = TaskSpec("whole", tuple(parts), needs_labels=model.num_classes > 0,
+                             needs_classes="classifier" in parts)
+        if (self.spec.needs_labels or self.spec.needs_classes) and not hasattr(model, "encode_geometry"):
+            raise ValueError(f"task 'whole' cannot separate {type(model).__name__}'s encodings from its heads")
+        super().__init__(model)
+
+    def forward(self, batch):
+        encode = getattr(self.model, "encode_geometry", self.model.encode)
+        geometry = encode(batch["points"])
+        udf = clamped_l1(self.model.udf(geometry, batch["queries"]), batch["udf"])
+        loss, logs = udf, {"udf_l1": udf.detach()}
+        if not (self.spec.needs_labels or self.spec.needs_classes):
+            return loss, logs
+        above = self.model.contextualise(geometry._replace(features=geometry.features.detach()))
+        if self.spec.needs_labels:
+            ce = _semantic_loss(self.model.semantics(above, batch["queries"]), batch["labels"])
+            loss, logs["ce"] = loss + ce, ce.detach()
+        if self.spec.needs_classes:
+            class_ce = F.cross_entropy(self.model.classify(above), batch["class"])
+            loss, logs["class_ce"] = loss + class_ce, class_ce.detach()
+        return loss, logs
+
+
 TASKS: dict[str, Callable[[ImplicitModel], Task]] = {
-    t.spec.name: t for t in (GeometryTask, JointTask, FrozenTask, UnfrozenTask, ClassifyTask, JointClassifyTask)
+    t.spec.name: t for t in (GeometryTask, JointTask, FrozenTask, UnfrozenTask, ClassifyTask, JointClassifyTask,
+                             WholeTask)
 }
 """Registered tasks by name; later modules add theirs with :func:`register_task`."""
 

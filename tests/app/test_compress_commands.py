@@ -70,5 +70,9 @@ def test_quantisation_aware_finetuning_through_the_engine(capsys, tmp_path):
 
     header, state, quantised = codec.decode(nirz)
     assert header["compression"]["finetune"]["steps"] == 4 and len(quantised) > 5
+    assert header["compression"]["finetune"]["task"] == "whole"  # every quantised part trains by default
     assert all(len(q.codebook) <= 4 for q in quantised.values())
     from_bundle(codec.read(nirz))  # loads into the model
+    code, _, err = run(capsys, "compress", str(bundle), "-o", str(tmp_path / "x.nirz"), "--finetune-steps", "2",
+                       "--finetune-task", "nope", "--work-dir", str(tmp_path / "x"))
+    assert code != 0 and "unknown fine-tuning task 'nope'" in err and not (tmp_path / "x.nirz").exists()
