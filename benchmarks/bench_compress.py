@@ -75,6 +75,9 @@ def kmeans_verdicts(rows: list[dict]) -> list[str]:
         others = {q: v for q, v in by.items() if q != "kmeans"}
         if "kmeans" in by and others:
             best = max(others, key=others.get)
+            if not any(by.values()):
+                verdicts.append(f"{setting}: every quantiser's field collapses")
+                continue
             verdicts.append(f"{setting}: K-means {by['kmeans']:.3f} {'>' if by['kmeans'] > others[best] else '<='} "
                             f"{best} {others[best]:.3f}")
     return ["K-means against the best uniform quantiser, F1-δ (a collapsed field counts 0): "

@@ -115,7 +115,7 @@ def carry_note(rows: list[dict]) -> list[str]:
     if not kept:
         return []
     commits = ", ".join(sorted({r["carried_from"][:12] for r in kept}))
-    return [f"Carried over from earlier runs of this command (--carry): {', '.join(r['row'] for r in kept)} "
+    return [f"Carried over from earlier runs of this command (--carry): {'; '.join(r['row'] for r in kept)} "
             f"(commits {commits})."]
 
 
