@@ -145,6 +145,7 @@ def main() -> None:
     plan = ndf_rows(float_model) if args.plan == "ndf" else pt_rows(float_model)
     if args.only:
         plan = [row for row in plan if any(text in row[0] for text in args.only)]
+    every_row = [label for label, *_ in (ndf_rows(float_model) if args.plan == "ndf" else pt_rows(float_model))]
     compared = ("model", "rooms", "scannet", "resolution", "finetune_steps") + \
         (("finetune_task",) if args.finetune_steps else ())
     carried = carried_rows(name, same={k: str(getattr(args, k)) for k in compared}) if args.carry else {}
@@ -172,6 +173,11 @@ def main() -> None:
         add({"row": label, "quantiser": quantiser, "file_kb": file_kb, "mean": m, "scenes": result["scenes"],
              "eval_s": time.perf_counter() - start, **extra, **({"failed": result["failed"]} if not m else {})})
 
+    def pending(rows: list[dict]) -> list[str]:
+        done = {r["row"] for r in rows}
+        missing = [label for label in every_row if label not in done]
+        return [f"Incomplete: rows still to measure (--carry adds them): {'; '.join(missing)}."] if missing else []
+
     def add(row: dict) -> None:
         rows.append(row)
         m = row["mean"]
@@ -183,7 +189,7 @@ def main() -> None:
         else:
             cells += ["no surface (collapsed field)"] + ["-"] * (4 if semantic else 2)
         table.rows.append(cells + [f"{row['tlqe']:.4g}" if "tlqe" in row else "-"])
-        exp.notes = carry_note(rows)
+        exp.notes = carry_note(rows) + pending(rows)
         exp.save()  # after every row: a run cut short keeps what it measured
         print(f"{row['row']}: {row['file_kb']:.1f} KB, {m or row.get('failed')}", flush=True)
 
@@ -210,7 +216,8 @@ def main() -> None:
     plot(rows, "f1_delta", "F1-δ (higher is better)", figure, f"{bundle_path.name}: F1-δ against file size")
     how = f"QAT, {args.finetune_steps} steps per row, task {args.finetune_task}." if args.finetune_steps \
         else "post-training."
-    exp.notes = carry_note(rows) + kmeans_verdicts(rows) + [f"Plot: docs/{figure.name}. Quantisation: {how}"]
+    exp.notes = carry_note(rows) + pending(rows) + kmeans_verdicts(rows) + \
+        [f"Plot: docs/{figure.name}. Quantisation: {how}"]
     exp.save()
 
 
