@@ -142,10 +142,8 @@ def main() -> None:
     bundle = ModelBundle.load(bundle_path)
     semantic = bundle.label_set is not None
     float_model = from_bundle(bundle, source=bundle_path)
-    plan = ndf_rows(float_model) if args.plan == "ndf" else pt_rows(float_model)
-    if args.only:
-        plan = [row for row in plan if any(text in row[0] for text in args.only)]
-    every_row = [label for label, *_ in (ndf_rows(float_model) if args.plan == "ndf" else pt_rows(float_model))]
+    full_plan = ndf_rows(float_model) if args.plan == "ndf" else pt_rows(float_model)
+    plan = [row for row in full_plan if not args.only or any(text in row[0] for text in args.only)]
     compared = ("model", "rooms", "scannet", "resolution", "finetune_steps") + \
         (("finetune_task",) if args.finetune_steps else ())
     carried = carried_rows(name, same={k: str(getattr(args, k)) for k in compared}) if args.carry else {}
@@ -175,7 +173,7 @@ def main() -> None:
 
     def pending(rows: list[dict]) -> list[str]:
         done = {r["row"] for r in rows}
-        missing = [label for label in every_row if label not in done]
+        missing = [label for label, *_ in full_plan if label not in done]
         return [f"Incomplete: rows still to measure (--carry adds them): {'; '.join(missing)}."] if missing else []
 
     def add(row: dict) -> None:
