@@ -3,7 +3,7 @@
 On the default labelled bundle (pt-context): for each quantiser at 2 / 3 / 4 / 8 bits, the body each coder makes
 of the same quantised weights (BZIP2 as the paper, LZMA, the range coder), the file the default ("best") picks,
 its ratio to the BZIP2 file, and the wall time of compress (quantise + code with all three coders + write) and of
-decompress (read + decode + dequantise). Then a short QAT fine-tuning run on the bundle's own task with K-means at
+decompress (read + decode + dequantise). Then a short QAT fine-tuning run (the whole model) with K-means at
 3 bits measures a training step and a repartition of all layers, and reports the repartition's cost as a share
 of the training time at the default interval (every 50 steps). A byte budget of the K-means 3-bit file shows
 what an ideal coder could still save: the indices at their entropy, with and without a model per channel, and
@@ -132,8 +132,9 @@ def main() -> None:
             ["training step (s)", "repartition of all layers (s)", f"share of training time at every {args.interval} "
              "steps", "fits measured"],
             [[f"{step_s:.3f}", f"{refit_s:.3f}", f"{share:.2%}", str(len(refits))]])
-        exp.metrics = {"rows": rows, "byte_budget": budget, "qat": {"step_s": step_s, "repartition_s": refits, "share": share,
-                                             "steps": args.qat_steps, "wall_s": total}}
+        exp.metrics = {"rows": rows, "byte_budget": budget,
+                       "qat": {"step_s": step_s, "repartition_s": refits, "share": share, "steps": args.qat_steps,
+                               "wall_s": total}}
         best3 = next(r for r in rows if r["quantiser"] == "kmeans" and r["bits"] == 3)
         exp.notes.append(f"K-means, 3 bits: the best coder's file is {best3['file_bytes'] / best3['bzip2_file_bytes']:.3f}"
                          f" of the BZIP2 file (the bar: <= 0.9); compress + decompress "

@@ -4,8 +4,8 @@
 8 / 5 / 2 / 1 bits and at decreasing / increasing per-layer schedules, with K-means and min-max (the decoder stays
 float). ``--plan pt`` quantises every Linear layer of the labelled Point Transformer bundle (encoder,
 contextualiser, decoders) with K-means against the uniform quantisers at 8 / 4 / 3 / 2 bits. Each row quantises
-the bundle post-training (or after ``--finetune-steps`` of quantisation-aware training on the bundle's own task),
-writes the ``.nirz``, loads the model back from that file and scores it by the thesis protocol
+the bundle post-training (or after ``--finetune-steps`` of quantisation-aware training of the whole model on the
+bundle's own data), writes the ``.nirz``, loads the model back from that file and scores it by the thesis protocol
 (``nir_core.evaluate``: 10k input points, CD-L1 x1e2, CD-L2 x1e4, F1-δ, and mF1-δ / mIoU when the model labels) on
 held-out generated rooms and ScanNet scene0000_00. Size is the file's size on disk (the float32 row: the bundle
 folder); "encoder" is the encoder's share before entropy coding, the memory the thesis's table reports. A
@@ -146,7 +146,7 @@ def main() -> None:
     plan = [row for row in full_plan if not args.only or any(text in row[0] for text in args.only)]
     compared = ("model", "rooms", "scannet", "resolution", "finetune_steps") + \
         (("finetune_task",) if args.finetune_steps else ())
-    carried = carried_rows(name, same={k: str(getattr(args, k)) for k in compared}) if args.carry else {}
+    carried = carried_rows(name, args, compared) if args.carry else {}
     cfg = EvalConfig(resolution=args.resolution)
     scenes = [prepare(generate_room(100_000 + i).to_scan(), f"room_{100_000 + i}", cfg) for i in range(args.rooms)]
     fullres = SHARED / "scannet_scene0000_00_fullres"

@@ -133,8 +133,7 @@ def main() -> None:
     exp.metrics = {"rows": [], "args": {k: str(v) for k, v in vars(args).items()}}
     rows = exp.metrics["rows"]
     plan = {1: TABLE1, 2: TABLE2, 3: TABLE3}[args.table]
-    carried = carried_rows(name, same={k: str(getattr(args, k)) for k in ("steps", "geometry_steps", "rooms",
-                                                                            "resolution")}) if args.carry else {}
+    carried = carried_rows(name, args, ("steps", "geometry_steps", "rooms", "resolution")) if args.carry else {}
     own_geometry = SHIPPED_GEOMETRY
 
     def bundle_of(run, name, context, encoder) -> Path:

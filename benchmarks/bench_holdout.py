@@ -71,8 +71,8 @@ def main() -> None:
     parser.add_argument("--carry", action="store_true",
                         help="keep the encoders' rows the last run measured (benchmarks/results) and train the rest")
     args = parser.parse_args()
-    carried = carried_rows("holdout", same={k: str(getattr(args, k)) for k in (
-        "steps", "head_steps", "objects", "recon_objects", "resolution")}) if args.carry else {}
+    carried = carried_rows("holdout", args, ("steps", "head_steps", "objects", "recon_objects", "resolution")) \
+        if args.carry else {}
     exp = Experiment(name="holdout", title="Hold-out tasks on generated objects (thesis ch. 5 Table 8)",
                      description=__doc__.split("\n\n")[1].replace("\n", " "))
     sampling = preset("objects-geometry").data.sampling

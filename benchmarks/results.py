@@ -91,17 +91,18 @@ class Experiment:
         return path
 
 
-def carried_rows(name: str, same: dict[str, str] | None = None) -> dict[str, dict]:
+def carried_rows(name: str, args, compared: tuple[str, ...] = ()) -> dict[str, dict]:
     """The rows (``metrics["rows"]``, keyed by their "row" label) the last run of experiment ``name`` measured,
     each marked with the commit it came from: a benchmark run with ``--carry`` keeps them and measures only the
-    rows still missing (runs that cannot finish in one sitting). ``same``: arguments (as strings) the last run
-    must have had for its rows to be comparable; a mismatch stops the run."""
+    rows still missing (runs that cannot finish in one sitting). ``compared``: names of ``args`` (the parsed
+    command line) the last run must have had the same for its rows to be comparable; a mismatch stops the run."""
     path = RESULTS_DIR / f"{name}.json"
     if not path.exists():
         return {}
     last = json.loads(path.read_text())
     before = last.get("metrics", {}).get("args", {})
-    differ = {k: (before.get(k), v) for k, v in (same or {}).items() if before.get(k) != v}
+    now = {k: str(getattr(args, k)) for k in compared}
+    differ = {k: (before.get(k), v) for k, v in now.items() if before.get(k) != v}
     if differ:
         raise SystemExit(f"--carry: {path.name} was measured with other settings "
                          + ", ".join(f"{k}={old} (now {new})" for k, (old, new) in differ.items()))

@@ -1,12 +1,12 @@
-"""Quantisation-aware fine-tuning of a trained bundle on its own training task, through the training engine.
+"""Quantisation-aware fine-tuning of a trained bundle on its own training data, through the training engine.
 
 The bundle's recorded training config (its data and sampling) is rerun from the bundle's weights for a few steps
 with every selected layer fake-quantised (straight-through gradients), the codebooks refitted on the repartition
 schedule and the TLQE logged with each step; the run folder checkpoints and resumes like any training run. By
 default every part trains (the ``whole`` task: each part by the loss that trained it), since every part is
 quantised; ``task="own"`` keeps the bundle's recorded task, which for a contextualiser bundle leaves the quantised
-encoder as it was quantised. The paper's QAT
-settings: Adam at 1e-4 (§3.3), repartitioning every F steps (Algorithm 1).
+encoder as it was quantised. The paper's QAT settings: Adam at 1e-4 (§3.3), repartitioning every F steps
+(Algorithm 1).
 """
 from __future__ import annotations
 

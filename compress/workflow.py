@@ -56,7 +56,7 @@ def quantised_tensors(model, layers: QuantisedLayers) -> dict[str, codec.Quantis
 def compress_bundle(source: str | Path, out: str | Path, cfg: CompressConfig, finetune: FinetuneConfig | None = None,
                     progress: bool = True) -> dict:
     """Quantises the bundle at ``source`` into the ``.nirz`` file ``out``: post-training, or after QAT
-    fine-tuning on the bundle's own task when ``finetune`` has steps. Returns a report (sizes on disk, coder,
+    fine-tuning on the bundle's own data when ``finetune`` has steps. Returns a report (sizes on disk, coder,
     TLQE, seconds, the fine-tuning run's numbers)."""
     start = time.perf_counter()
     bundle = ModelBundle.load(source)
