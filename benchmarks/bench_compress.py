@@ -101,8 +101,21 @@ def plot(rows: list[dict], metric: str, label: str, path: Path, title: str) -> N
         series.setdefault(r["quantiser"], []).append(r)
     for name, points in series.items():
         points = sorted((p for p in points if p["mean"]), key=lambda r: r["file_kb"])  # collapsed rows have none
-        style = "*" if name == "float32" else "o-"
-        ax.plot([p["file_kb"] for p in points], [p["mean"][metric] for p in points], style, label=name, markersize=6)
+        if name == "float32":
+            ax.plot([p["file_kb"] for p in points], [p["mean"][metric] for p in points], "*", label=name,
+                    markersize=8)
+            continue
+        # One line through the uniform bit-widths per quantiser; per-layer schedules are points of their own
+        # (joined to the uniform ones, the line would zigzag between unrelated settings).
+        uniform = [p for p in points if p["row"].endswith(" bits")]
+        line, = ax.plot([p["file_kb"] for p in uniform], [p["mean"][metric] for p in uniform], "o-", label=name,
+                        markersize=6)
+        for p in points:
+            setting = p["row"].split(", ", 1)[1]
+            if p not in uniform:
+                ax.plot(p["file_kb"], p["mean"][metric], "s", mfc="none", color=line.get_color(), markersize=7)
+            ax.annotate(setting.replace(" bits", "b"), (p["file_kb"], p["mean"][metric]), fontsize=6,
+                        xytext=(3, 3), textcoords="offset points", color=line.get_color())
     ax.set_xscale("log")
     ax.set_xlabel("model file on disk (KB, log scale)")
     ax.set_ylabel(label)
