@@ -3,7 +3,7 @@
 The encoder of the thesis' implicit-representation experiments (ch. 3 §3.3.3, Table 3.5), following the
 released IF-Net / NDF code::
 
-    points (B, N, 3) --voxelize--> occupancy (B, 1, R, R, R)                               grid 0, R^3
+    points (B, N, 3) --voxelize--> occupancy (B, 1, R, R, R) [+ in-voxel offsets, 3 ch.]    grid 0, R^3
     conv_in 1 -> 16, ReLU, BN                                                              grid 1, R^3
     maxpool; conv_0 16 -> 32, ReLU; conv_0_1 32 -> 32, ReLU; BN                            grid 2, (R/2)^3
     maxpool; conv_1 32 -> 64 ...; conv_1_1 ...                                             grid 3, (R/4)^3
@@ -41,6 +41,9 @@ DEFAULT_QUERY_CHUNK = 16_384
 """Queries decoded at once. The concatenated multi-scale features are ``(chunk, feature_size)`` floats: 16k
 queries keep the paper decoder's 3482 features per query to about 230 MB."""
 
+INPUT_GRID_CHANNELS = {"occupancy": 1, "occupancy+offset": 4}
+"""Input grid kinds (:attr:`NDFConfig.input_grid`) -> channels."""
+
 NDF_DISPLACEMENT = 0.0361
 """NDF's neighbourhood offset, 0.0722 in ``grid_sample``'s [-1, 1] coordinates, in unit-cube units."""
 
@@ -52,8 +55,13 @@ class NDFConfig:
     resolution: int = 64
     """Voxels per axis of the input occupancy grid (the paper uses 256); a multiple of ``2 ** len(channels)``
     so that every max-pooling halves it exactly, and at least twice that (64 for five scales)."""
-    in_channels: int = 1
-    """Channels of the input grid: 1 for the occupancy of :func:`voxelize`."""
+    input_grid: str = "occupancy"
+    """What the input grid holds per voxel: ``"occupancy"`` (the paper: 1 where a point falls) or
+    ``"occupancy+offset"`` (also the mean position of the voxel's points relative to its centre, in voxel
+    units: where inside the voxel the surface passes, which a coarse grid otherwise loses; see
+    :func:`voxelize`)."""
+    in_channels: int | None = None
+    """Channels of the input grid; follows from :attr:`input_grid` (1 or 4) when None, and must agree with it."""
     stem_channels: int = 16
     """Output channels of the first convolution (``conv_in``), applied at full resolution."""
     channels: tuple[int, ...] = (16, 32, 32, 64, 64)
@@ -78,6 +86,14 @@ class NDFConfig:
     "zeros" reads zeros."""
 
     def __post_init__(self):
+        if self.input_grid not in INPUT_GRID_CHANNELS:
+            raise ValueError(f"input_grid must be one of {sorted(INPUT_GRID_CHANNELS)}, got {self.input_grid!r}")
+        expected = INPUT_GRID_CHANNELS[self.input_grid]
+        if self.in_channels is None:
+            self.in_channels = expected
+        elif self.in_channels != expected:
+            raise ValueError(f"in_channels {self.in_channels} does not match input_grid {self.input_grid!r} "
+                             f"({expected} channels)")
         self.channels = tuple(int(c) for c in self.channels)
         self.hidden = tuple(int(h) for h in self.hidden)
         if not self.channels or min(self.channels) < 1:
@@ -145,29 +161,42 @@ class NDFConfig:
 # ------------------------------------------------------------------------------------------- components
 
 
-def voxelize(points: Tensor, resolution: int) -> Tensor:
-    """Occupancy grid of a batch of point clouds.
+def voxelize(points: Tensor, resolution: int, offsets: bool = False) -> Tensor:
+    """Occupancy grid of a batch of point clouds, optionally with where the points sit inside their voxels.
 
     Parameters
     ----------
     points: (B, N, 3) float positions in the unit cube ``[-0.5, 0.5]^3``; points outside are clamped into the
         border voxels.
     resolution: R, voxels per axis.
+    offsets: also return, per voxel, the mean of its points' positions relative to the voxel's centre, in voxel
+        units (each in [-0.5, 0.5]; 0 in empty voxels).
 
     Returns
     -------
-    (B, 1, R, R, R) float32 (points' dtype) grid indexed ``[b, 0, x, y, z]``: 1 where a voxel holds at least one
-    point, voxel ``i`` covering ``[-0.5 + i / R, -0.5 + (i + 1) / R)``.
+    (B, 1, R, R, R) float grid (points' dtype) indexed ``[b, 0, x, y, z]``: 1 where a voxel holds at least one
+    point, voxel ``i`` covering ``[-0.5 + i / R, -0.5 + (i + 1) / R)``; with ``offsets``, (B, 4, R, R, R):
+    the occupancy, then the mean offset along x, y, z.
     """
     if points.ndim != 3 or points.shape[-1] != 3:
         raise ValueError(f"points must be (B, N, 3), got {tuple(points.shape)}")
     b, _, _ = points.shape
     r = int(resolution)
-    idx = ((points.detach() + 0.5) * r).floor().long().clamp_(0, r - 1)  # (B, N, 3)
+    scaled = (points.detach() + 0.5) * r  # voxel units
+    idx = scaled.floor().long().clamp_(0, r - 1)  # (B, N, 3)
     flat = ((torch.arange(b, device=points.device).view(b, 1) * r + idx[..., 0]) * r + idx[..., 1]) * r + idx[..., 2]
+    flat = flat.reshape(-1)
     # index_fill writes one value whatever the duplicates, so the result is deterministic (unlike a scatter-add).
-    grid = torch.zeros(b * r ** 3, dtype=points.dtype, device=points.device).index_fill_(0, flat.reshape(-1), 1.0)
-    return grid.view(b, 1, r, r, r)
+    grid = torch.zeros(b * r ** 3, dtype=points.dtype, device=points.device).index_fill_(0, flat, 1.0)
+    if not offsets:
+        return grid.view(b, 1, r, r, r)
+    # Clamped points keep the offset of the border voxel's centre they were moved into, within [-0.5, 0.5].
+    offset = (scaled - (idx + 0.5)).clamp_(-0.5, 0.5).reshape(-1, 3)
+    sums = torch.zeros(b * r ** 3, 3, dtype=points.dtype, device=points.device).index_add_(0, flat, offset)
+    counts = torch.zeros(b * r ** 3, dtype=points.dtype, device=points.device).index_add_(
+        0, flat, torch.ones_like(flat, dtype=points.dtype))
+    mean = sums / counts.clamp(min=1).unsqueeze(1)  # (B R^3, 3), 0 where empty
+    return torch.cat([grid.view(b, 1, r, r, r), mean.T.reshape(3, b, r, r, r).transpose(0, 1)], dim=1)
 
 
 def to_grid_coords(points: Tensor) -> Tensor:
@@ -355,7 +384,7 @@ class NDFModel(ImplicitModel):
     def encode(self, points: Tensor) -> list[Tensor]:
         """(B, N, 3) unit-cube point clouds -> the encoding: ``2 + len(channels)`` grids (B, C_l, R_l, R_l, R_l),
         finest first (see :meth:`NDFEncoder.forward`)."""
-        return self.encoder(voxelize(points, self.cfg.resolution))
+        return self.encoder(voxelize(points, self.cfg.resolution, offsets=self.cfg.input_grid != "occupancy"))
 
     def decode(self, encoding: Sequence[Tensor], queries: Tensor, chunk: int = DEFAULT_QUERY_CHUNK) -> Tensor:
         """Encoding (from :meth:`encode`) and (B, M, 3) unit-cube queries -> (B, M) unsigned distances >= 0."""
@@ -382,7 +411,7 @@ class NDFModel(ImplicitModel):
 
 
 __all__ = ["NDFConfig", "NDFEncoder", "NDFDecoder", "NDFModel", "voxelize", "sample_grids",
-           "to_grid_coords", "axis_offsets", "DEFAULT_QUERY_CHUNK", "NDF_DISPLACEMENT"]
+           "to_grid_coords", "axis_offsets", "DEFAULT_QUERY_CHUNK", "NDF_DISPLACEMENT", "INPUT_GRID_CHANNELS"]
 
 
 def build(config: dict) -> NDFModel:

@@ -86,6 +86,41 @@ def test_voxelize_matches_a_loop():
     assert torch.equal(grid, ref)
 
 
+def test_voxelize_offsets_are_the_mean_in_voxel_position_of_each_voxels_points():
+    pts = cloud(2, 300, seed=4)
+    pts[1, 0] = torch.tensor([0.9, -0.7, 0.1])  # outside: clamped into a border voxel, offset within half a voxel
+    r = 8
+    grid = voxelize(pts, r, offsets=True)
+    assert grid.shape == (2, 4, r, r, r)
+    assert torch.equal(grid[:, :1], voxelize(pts, r))  # channel 0 is the occupancy
+    sums, counts = torch.zeros(2, 3, r, r, r), torch.zeros(2, r, r, r)
+    for b in range(2):
+        for point in pts[b].tolist():
+            i, j, k = (min(max(int(math.floor((v + 0.5) * r)), 0), r - 1) for v in point)
+            off = [min(max((v + 0.5) * r - (n + 0.5), -0.5), 0.5) for v, n in zip(point, (i, j, k))]
+            sums[b, :, i, j, k] += torch.tensor(off)
+            counts[b, i, j, k] += 1
+    want = sums / counts.clamp(min=1).unsqueeze(1)
+    torch.testing.assert_close(grid[:, 1:], want)
+    assert grid[:, 1:].abs().max() <= 0.5 and (grid[:, 1:][grid[:, :1].expand(-1, 3, -1, -1, -1) == 0] == 0).all()
+
+
+def test_input_grid_with_offsets_feeds_the_encoder_and_round_trips_through_json():
+    cfg = small(input_grid="occupancy+offset")
+    assert cfg.in_channels == 4 and cfg.grid_channels[0] == 4
+    assert NDFConfig.from_json(json.loads(json.dumps(cfg.to_json()))) == cfg
+    net = NDFModel(cfg).eval()
+    with torch.no_grad():
+        enc = net.encode(cloud(1, 500))
+    assert enc[0].shape == (1, 4, 32, 32, 32)
+    assert net.num_parameters() == expected_parameters(cfg)
+    with pytest.raises(ValueError, match="input_grid"):
+        NDFConfig(input_grid="density")
+    with pytest.raises(ValueError, match="does not match"):
+        NDFConfig(input_grid="occupancy+offset", in_channels=1)
+    assert NDFConfig.from_json({"in_channels": 1}).input_grid == "occupancy"  # bundles from before the option
+
+
 def test_sample_grids_reads_the_voxel_at_its_centre_on_an_asymmetric_grid():
     # Distinct sizes per axis: swapping any two axes changes the shape, the values and the cell centres.
     nx, ny, nz = 4, 5, 6
