@@ -186,8 +186,10 @@ def main() -> None:
 
     def pending(rows: list[dict]) -> list[str]:
         done = {r["row"] for r in rows}
-        missing = [label for label, *_ in full_plan if label not in done]
-        return [f"Incomplete: rows still to measure (--carry adds them): {'; '.join(missing)}."] if missing else []
+        missing = [label for label, *_ in plan if label not in done]
+        skipped = [label for label, *_ in full_plan if label not in done and label not in missing]
+        return ([f"Incomplete: rows still to measure (--carry adds them): {'; '.join(missing)}."] if missing else []) \
+            + ([f"Not measured (--only {' '.join(args.only)}): {'; '.join(skipped)}."] if skipped else [])
 
     def add(row: dict) -> None:
         rows.append(row)
@@ -223,12 +225,12 @@ def main() -> None:
         scored(label, quantiser, model, report["file_bytes"] / 1024,
                {"tlqe": report["tlqe"], "coder": report["coder"], "compress_s": report["seconds"],
                 "finetune": report["finetune"], "encoder_kb": encoder_kb(path)})
+    how = f"QAT, {args.finetune_steps} steps per row, task {args.finetune_task}" if args.finetune_steps \
+        else "post-training"
     figure = REPO / "docs" / f"{name}.png"
-    plot(rows, "f1_delta", "F1-δ (higher is better)", figure, f"{bundle_path.name}: F1-δ against file size")
-    how = f"QAT, {args.finetune_steps} steps per row, task {args.finetune_task}." if args.finetune_steps \
-        else "post-training."
+    plot(rows, "f1_delta", "F1-δ (higher is better)", figure, f"{bundle_path.name}: F1-δ against file size, {how}")
     exp.notes = carry_note(rows) + pending(rows) + kmeans_verdicts(rows) + \
-        [f"Plot: docs/{figure.name}. Quantisation: {how}"]
+        [f"Plot: docs/{figure.name}. Quantisation: {how}."]
     exp.save()
 
 
