@@ -104,6 +104,10 @@ def test_ndf_architecture_trains_through_the_same_engine(tmp_path):
     bundle = train(cfg, progress=False)
     model = from_bundle(bundle)
     assert model.field(torch.rand(100, 3) - 0.5).udf(torch.rand(10, 3) - 0.5).shape == (10,)
+    # The bundle holds the whole config, not only the run's overrides, so a later change of a default cannot
+    # change what it loads as.
+    saved = ModelBundle.load(bundle).model_config
+    assert saved == model.config_json() and saved["input_grid"] == "occupancy" and saved["resolution"] == 16
 
 
 

@@ -15,10 +15,14 @@ from ..extract.query import autograd_udf_and_grad
 
 
 class ImplicitModel(nn.Module):
-    """Base class: subclasses build ``self.parts`` (an ``nn.ModuleDict``) and implement the three methods."""
+    """Base class: subclasses build ``self.parts`` (an ``nn.ModuleDict``) and implement the methods below."""
 
     parts: nn.ModuleDict
     num_classes: int = 0
+
+    def config_json(self) -> dict:
+        """The whole config the model was built from, defaults included: what its bundle stores."""
+        raise NotImplementedError
 
     def encode(self, points: Tensor) -> Any:
         """points: (B, N, 3) unit-cube scan points -> an encoding (model-specific)."""

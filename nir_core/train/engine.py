@@ -101,11 +101,13 @@ def _model(cfg: TrainConfig):
         fresh = sorted({k.split(".")[1] for k in own if k not in matching and k.startswith("parts.")})
         if fresh:
             print(f"initialised from {cfg.init_from}; new or resized parts start fresh: {', '.join(fresh)}")
-        return model.train(), getattr(model, "config_json", lambda: model_config)()
+        return model.train(), model.config_json()
     if cfg.task == "frozen":
         raise ValueError("task 'frozen' needs init_from: the geometry bundle whose encoder it keeps")
     model = build_model(cfg.architecture, cfg.model)
-    return model, cfg.model or getattr(model, "config_json", lambda: {})()
+    # The whole config, defaults included, not just the run's overrides: a bundle must not change meaning when a
+    # default does.
+    return model, model.config_json()
 
 
 def _merged(base: dict, changes: dict) -> dict:
