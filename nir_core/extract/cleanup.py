@@ -158,9 +158,8 @@ def smooth_boundary(mesh: trimesh.Trimesh, iterations: int = 4, *, lam: float = 
     out = mesh.copy()
     if len(faces) == 0 or iterations <= 0:
         return out, np.zeros(0, dtype=np.int64)
-    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    unique, counts = np.unique(edges, axis=0, return_counts=True)
-    border = unique[counts == 1]
+    table = edge_table(faces)
+    border = table.edges[table.counts == 1]
     if len(border) == 0:
         return out, np.zeros(0, dtype=np.int64)
     n = len(mesh.vertices)

@@ -85,23 +85,30 @@ def min_area_triangulation(points: np.ndarray, forbidden: np.ndarray | None = No
     Returns (n - 2, 3) corner indices, each triangle ordered along the polygon (i < k < j) so all share the
     polygon's orientation; None when every triangulation needs a forbidden diagonal.
     """
-    n = len(points)
-    cost = np.zeros((n, n))
+    x, y, z = np.asarray(points, dtype=np.float64).T.copy()  # contiguous coordinates: cheap gathers below
+    n = len(x)
     blocked = np.zeros((n, n), dtype=bool) if forbidden is None else forbidden.copy()
     blocked[0, n - 1] = False  # the closing side is an edge of the polygon, not a diagonal
+    # The cost of sub-polygon i..j is kept twice, by its first corner (by_start[i, j - i]) and by its last
+    # (by_end[j, j - i]), so that for every i of one diagonal length both cost(i, k) and cost(k, j) over the
+    # splits k are plain slices rather than gathers: this loop is the hot spot of hole filling.
+    by_start = np.zeros((n, n))
+    by_end = np.zeros((n, n))
     split = np.zeros((n, n), dtype=np.int64)
     for length in range(2, n):
-        i = np.arange(n - length)
-        j = i + length
-        k = i[:, None] + np.arange(1, length)[None, :]
-        a = points[k] - points[i][:, None]
-        b = points[j][:, None] - points[i][:, None]
-        area = 0.5 * np.linalg.norm(np.cross(a, b), axis=-1)
-        total = cost[i[:, None], k] + cost[k, j[:, None]] + area
+        m = n - length
+        i = np.arange(m)
+        k = i[:, None] + np.arange(1, length)  # (m, length - 1) the splits of each sub-polygon
+        ax, ay, az = (c[k] - c[:m, None] for c in (x, y, z))  # corner k relative to corner i
+        bx, by, bz = ((c[length:] - c[:m])[:, None] for c in (x, y, z))  # corner j relative to corner i
+        cx, cy, cz = ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+        total = by_start[:m, 1:length] + by_end[length:, length - 1:0:-1] + 0.5 * np.sqrt(cx * cx + cy * cy + cz * cz)
         best = total.argmin(axis=1)
-        cost[i, j] = np.where(blocked[i, j], np.inf, total[np.arange(len(i)), best])
-        split[i, j] = k[np.arange(len(i)), best]
-    if not np.isfinite(cost[0, n - 1]):
+        value = np.where(blocked[i, i + length], np.inf, total[i, best])
+        by_start[:m, length] = value
+        by_end[length:, length] = value
+        split[i, i + length] = best + i + 1
+    if not np.isfinite(by_start[0, n - 1]):
         return None
     triangles, stack = [], [(0, n - 1)]
     while stack:
@@ -127,18 +134,24 @@ def _agreement(vertices: np.ndarray, faces: np.ndarray, cycle: np.ndarray, local
     side_triangle[n - 1] = np.nonzero((a == 0) & (c == n - 1))[0][0]
     p = vertices[cycle[local]]
     patch_normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])[side_triangle]  # runs every side c[i] -> c[i+1]
-    cosines = []
-    for i in range(n):
-        u, v = int(cycle[i]), int(cycle[(i + 1) % n])
-        face, same_way = (beside[(u, v)], True) if (u, v) in beside else (beside.get((v, u)), False)
-        if face is None:
-            continue
-        q = vertices[faces[face]]
-        normal = np.cross(q[1] - q[0], q[2] - q[0])
-        norm = np.linalg.norm(normal) * np.linalg.norm(patch_normal[i])
-        if norm > 0:  # a face running the side the same way as the patch is oriented against it: flip it
-            cosines.append((-1.0 if same_way else 1.0) * float(normal @ patch_normal[i]) / norm)
-    return float(np.mean(cosines)) if cosines else 0.0
+    found = []
+    for i, (u, v) in enumerate(zip(cycle.tolist(), np.roll(cycle, -1).tolist())):
+        # A face running the side the same way as the patch is oriented against it: its normal counts negated.
+        face, flip = (beside[(u, v)], -1.0) if (u, v) in beside else (beside.get((v, u)), 1.0)
+        if face is not None:
+            found.append((i, face, flip))
+    if not found:
+        return 0.0
+    sides, neighbour, sign = (np.asarray(column) for column in zip(*found))
+    q = vertices[faces[neighbour]]
+    normal = np.cross(q[:, 1] - q[:, 0], q[:, 2] - q[:, 0])
+    patch = patch_normal[sides]
+    norm = np.linalg.norm(normal, axis=1) * np.linalg.norm(patch, axis=1)
+    ok = norm > 0
+    if not ok.any():
+        return 0.0
+    cosines = sign[ok] * np.einsum("ij,ij->i", normal[ok], patch[ok]) / norm[ok]
+    return float(cosines.mean())
 
 
 def fill_holes(mesh: trimesh.Trimesh, udf: Callable[[np.ndarray], np.ndarray], cell: float,

@@ -337,8 +337,10 @@ def _repair(edge_crossed: np.ndarray, cell_edge: np.ndarray, corner_of: np.ndarr
             break
         face_id = corner_of[cell, _FACE_LOW_CORNER[face]] * 3 + _FACE_NORMAL[face]  # same id from both cells
         edges = cell_edge[cell[:, None], _FACE_EDGES[face]]  # (P, 4)
-        pairs = np.unique(np.stack([edges.reshape(-1), np.repeat(face_id, 4)], axis=1), axis=0)
-        edge, odd_count = np.unique(pairs[:, 0], return_counts=True)
+        # Each (edge, odd face) pair once, as one int64 key (np.unique on rows is several times slower).
+        faces_total = int(face_id.max()) + 1
+        pairs = np.unique(edges.reshape(-1) * faces_total + np.repeat(face_id, 4))
+        edge, odd_count = np.unique(pairs // faces_total, return_counts=True)
         flip = edge[odd_count >= 3]
         if not len(flip):
             break

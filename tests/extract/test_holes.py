@@ -46,6 +46,28 @@ def test_min_area_triangulation_of_a_square_and_a_blocked_diagonal():
     assert min_area_triangulation(square, blocked) is None
 
 
+def _all_triangulations(i: int, j: int):
+    """Every triangulation of the sub-polygon i..j, as lists of (i, k, j) corner triples."""
+    if j - i < 2:
+        yield []
+        return
+    for k in range(i + 1, j):
+        for left in _all_triangulations(i, k):
+            for right in _all_triangulations(k, j):
+                yield [(i, k, j), *left, *right]
+
+
+def test_min_area_triangulation_matches_every_triangulation_tried_by_brute_force():
+    rng = np.random.default_rng(0)
+    for n in (5, 6, 7, 8):
+        for _ in range(4):
+            angle = np.sort(rng.uniform(0, 2 * np.pi, n))
+            polygon = np.stack([np.cos(angle), np.sin(angle), rng.normal(0, 0.4, n)], axis=1)  # bent out of plane
+            best = min(trimesh.Trimesh(polygon, t).area for t in _all_triangulations(0, n - 1))
+            tri = min_area_triangulation(polygon)
+            assert tri.shape == (n - 2, 3) and np.isclose(trimesh.Trimesh(polygon, tri).area, best)
+
+
 def test_boundary_cycles_of_a_sheet_with_a_hole():
     holed = punch(plane(), 0.08)
     cycles, directed, owner = boundary_cycles(np.asarray(holed.faces))
