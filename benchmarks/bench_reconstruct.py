@@ -76,8 +76,8 @@ def main() -> None:
         metrics, _ = score_mesh(poisson(scene.input_points), scene, cfg)
         rows.append({"scene": scene.name, "method": "screened Poisson (depth 9)", **metrics,
                      "seconds": time.perf_counter() - start})
-        print(scene.name, [(r["method"], round(r["f1_delta"], 4), round(r["cd_l1"] * 100, 4)) for r in rows if r["scene"] == scene.name],
-              flush=True)
+        print(scene.name, [(r["method"], round(r["f1_delta"], 4), round(r["cd_l1"] * 100, 4))
+                           for r in rows if r["scene"] == scene.name], flush=True)
     for r in rows:
         table.rows.append([r["scene"], r["method"], f"{r['cd_l1'] * 1e2:.4f}", f"{r['cd_l2'] * 1e4:.4f}",
                            f"{r['f1_delta']:.4f}", f"{r['precision']:.3f} / {r['recall']:.3f}", f"{r['f1_2delta']:.4f}",
