@@ -10,8 +10,8 @@ the geometry encoder trained here too) and tested on scene0000_00 at full resolu
 training, ScanNet test): a contextualiser trained on the ScanNet scenes on top of the synthetic-room geometry
 encoder (trained without labels) against one on top of a geometry encoder trained on the ScanNet scenes only.
 ``--table 3``: the contextualiser's ablations on generated rooms (an MLP module; 3 scales; l = 1, 2, 4; the
-thesis's more blocks, more channels, both), each trained like the Context row. Each trained row is a resumable run of the training
-engine (re-running the command continues unfinished runs); every row is scored by the thesis protocol
+thesis's more blocks, more channels, both), each trained like the Context row. Each trained row is a resumable
+run of the training engine (re-running the command continues unfinished runs); every row is scored by the thesis protocol
 (``nir_core.evaluate``: 10k input points, mesh at 256³, CD-L1 x1e2, F1-δ, and mF1-δ / mIoU of the labelled mesh
 against 100k labelled ground-truth points).
 
