@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from nir_core.atomic import atomic_write_bytes
+from nir_core.errors import NIRStudioError
 
 
 @dataclass
@@ -117,16 +118,38 @@ def _material(item: Item):
     return mat
 
 
-def screenshot(items: list[Item], path: Path, width: int = 1280, height: int = 800) -> Path:
-    """Renders the scene offscreen (no display needed) from a three-quarter view and writes a PNG atomically.
+def _merged_arrays(items: list[Item]) -> list[dict]:
+    """The scene as at most two plain-array records (all meshes as one, all point sets as one), to hand to the render
+    process. One geometry per kind because Open3D's renderer pays seconds per geometry on a software Vulkan driver,
+    and a screenshot needs no per-class names. Uncoloured parts of a partly coloured record turn white, the colour an
+    uncoloured geometry is drawn in anyway."""
+    records = []
+    for is_mesh in (True, False):
+        parts = [i.geometry for i in items if i.is_mesh == is_mesh]
+        if not parts:
+            continue
+        points = [np.asarray(g.vertices if is_mesh else g.points) for g in parts]
+        colored = [g.has_vertex_colors() if is_mesh else g.has_colors() for g in parts]
+        colors = None
+        if any(colored):
+            colors = np.concatenate([np.asarray(g.vertex_colors if is_mesh else g.colors) if c else np.ones_like(p)
+                                     for g, c, p in zip(parts, colored, points)])
+        faces = None
+        if is_mesh:
+            starts = np.cumsum([0] + [len(p) for p in points[:-1]])
+            faces = np.concatenate([np.asarray(g.triangles) + start for g, start in zip(parts, starts)])
+        records.append({"is_mesh": is_mesh, "points": np.concatenate(points), "faces": faces, "colors": colors})
+    return records
 
-    Once per process: Open3D's offscreen renderer cannot be started a second time in the same process (it
-    deadlocks), so scripts that render several scenes run ``nir-studio view --screenshot`` once per scene.
-    """
+
+def _render(arrays: list[dict], width: int, height: int) -> np.ndarray:
+    """Runs in the render process: the scene from ``_merged_arrays`` records, rendered to an (height, width, 3) uint8
+    image."""
     import open3d as o3d
 
-    if not items:
-        raise ValueError("nothing to render")
+    items = [Item(f"part {k}", _open3d_geometry(a["points"], a["faces"],
+                                               None if a["colors"] is None else 255.0 * a["colors"]), a["is_mesh"])
+             for k, a in enumerate(arrays)]
     renderer = o3d.visualization.rendering.OffscreenRenderer(width, height)
     renderer.scene.set_background([1.0, 1.0, 1.0, 1.0])
     for item in items:
@@ -134,12 +157,36 @@ def screenshot(items: list[Item], path: Path, width: int = 1280, height: int = 8
     lo, hi = _bounds(items)
     centre, size = (lo + hi) / 2, float(np.linalg.norm(hi - lo))
     renderer.setup_camera(50.0, centre, centre + size * np.array([0.6, -0.9, 0.8]), [0.0, 0.0, 1.0])
-    image = np.asarray(renderer.render_to_image())
+    return np.asarray(renderer.render_to_image())
+
+
+def screenshot(items: list[Item], path: Path, width: int = 1280, height: int = 800, deadline: float = 60.0,
+               attempts: int = 3) -> Path:
+    """Renders the scene offscreen (no display needed) from a three-quarter view and writes a PNG atomically.
+
+    The render runs in a child process of its own, for two reasons: Open3D's offscreen renderer cannot be started
+    twice in one process (the second deadlocks), and on a software Vulkan driver (llvmpipe) a render now and then
+    spins forever instead of taking its usual second or two. A render still running after ``deadline`` seconds is killed
+    and tried again, up to ``attempts`` times; then a ``NIRStudioError`` says so.
+    """
+    import multiprocessing
+
     from PIL import Image
 
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    return atomic_write_bytes(path, buf.getvalue())
+    if not items:
+        raise ValueError("nothing to render")
+    arrays = _merged_arrays(items)
+    for _ in range(attempts):
+        with multiprocessing.get_context("spawn").Pool(1) as pool:  # leaving the block kills a stuck render
+            job = pool.apply_async(_render, (arrays, width, height))
+            try:
+                image = job.get(timeout=deadline)
+            except multiprocessing.TimeoutError:
+                continue
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, format="PNG")
+        return atomic_write_bytes(path, buf.getvalue())
+    raise NIRStudioError(f"{path}: the offscreen render did not finish within {deadline:.0f} s, {attempts} times")
 
 
 def _grab_display(path: Path) -> None:

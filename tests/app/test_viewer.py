@@ -71,9 +71,6 @@ def test_window_opens_loads_and_closes_under_a_virtual_display(tmp_path):
 @pytest.mark.slow
 def test_float_bundle_beside_its_compressed_file(capsys, tmp_path):
     """view SCAN --model BUNDLE --compare FILE.nirz: both reconstructions, side by side, in one screenshot."""
-    import subprocess
-    import sys
-
     from PIL import Image
 
     from app.viewer import is_model, reconstructed
@@ -86,12 +83,20 @@ def test_float_bundle_beside_its_compressed_file(capsys, tmp_path):
     assert [p.name for p in made] == ["room_00001_scan (geo2.nirz).ply"]
     assert any(i.is_mesh and i.name.startswith("room_00001_scan (geo2.nirz).ply") for i in file_items(made[0]))
     shot = tmp_path / "both.png"
-    # In a process of its own: Open3D starts its offscreen renderer once per process (a second one deadlocks), and
-    # the test above has started this process's.
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "view", str(SAMPLES / "room_00001_scan.ply"), "--model",
-                           str(bundle), "--compare", str(nirz), "--resolution", "32", "--screenshot", str(shot),
-                           "--width", "320", "--height", "240"], capture_output=True, text=True, timeout=600, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr
-    assert "2 geometries" in proc.stdout  # one unlabelled mesh per model
+    code, out, err = run(capsys, "view", str(SAMPLES / "room_00001_scan.ply"), "--model", str(bundle), "--compare",
+                         str(nirz), "--resolution", "32", "--screenshot", str(shot), "--width", "320", "--height", "240")
+    assert code == 0, err
+    assert "2 geometries" in out  # one unlabelled mesh per model
     image = np.asarray(Image.open(shot))
     assert (image[..., :3] < 250).any(axis=-1).mean() > 0.05
+
+
+def test_a_render_past_its_deadline_is_retried_then_reported_and_writes_nothing(tmp_path):
+    from app.viewer import screenshot
+    from nir_core.errors import NIRStudioError
+
+    shot = tmp_path / "late.png"
+    # No render process even starts within a millisecond, so each attempt is killed at its deadline.
+    with pytest.raises(NIRStudioError, match=r"late\.png: the offscreen render did not finish within 0 s, 2 times"):
+        screenshot(file_items(SAMPLES / "room_00001_scan.ply"), shot, deadline=0.001, attempts=2)
+    assert list(tmp_path.iterdir()) == []
