@@ -74,6 +74,12 @@ TABLE3 = [
 ]
 
 
+def context_parameters(bundle: Path) -> int | None:
+    """The size of a bundle's contextualiser (None when it has none)."""
+    model = from_bundle(ModelBundle.load(bundle), source=bundle)
+    return model.parts["context"].num_parameters() if "context" in model.parts else None
+
+
 def scannet_split() -> tuple[list[str], list[str]]:
     """Training scenes 0001-0008 and the validation scene 0009 (votenet 50k-point files)."""
     scenes = [str(SCANNET / f"scene{i:04d}_00_vert.npy") for i in range(1, 10)]
@@ -133,8 +139,8 @@ def main() -> None:
     else:
         scenes = [prepare(load(SCANNET_TEST), "ScanNet scene0000_00", cfg)]
         where = "ScanNet scene0000_00 (full resolution), trained on scenes 0001-0008"
-    table = Table(["row", "CD-L1", "F1-δ", "mF1-δ", "mF1-2δ", "mIoU", "training steps", "training time (s)",
-                   "eval time (s)"])
+    table = Table(["row", "CD-L1", "F1-δ", "mF1-δ", "mF1-2δ", "mIoU", "context parameters", "training steps",
+                   "training time (s)", "eval time (s)"])
     exp.tables[where] = table
     exp.metrics = {"rows": [], "args": {k: str(v) for k, v in vars(args).items()}}
     rows = exp.metrics["rows"]
@@ -170,12 +176,15 @@ def main() -> None:
             result = evaluate(from_bundle(info, source=bundle), scenes, cfg, semantic=info.label_set is not None)
             row = {"row": label, "bundle": str(bundle), "mean": result["mean"], "scenes": result["scenes"],
                    "training": info.training, "eval_s": time.perf_counter() - start}
+        if "context_parameters" not in row and Path(row["bundle"]).exists():  # carried rows may predate the count
+            row["context_parameters"] = context_parameters(Path(row["bundle"]))
         rows.append(row)
-        mean, training = row["mean"], row["training"]
+        mean, training, size = row["mean"], row["training"], row.get("context_parameters")
         table.rows.append([label, f"{mean['cd_l1'] * 100:.4f}", f"{mean['f1_delta']:.4f}",
                            f"{mean['mf1_delta']:.4f}" if "mf1_delta" in mean else "-",
                            f"{mean['mf1_2delta']:.4f}" if "mf1_2delta" in mean else "-",
-                           f"{mean['miou']:.4f}" if "miou" in mean else "-", str(training.get("steps")),
+                           f"{mean['miou']:.4f}" if "miou" in mean else "-", f"{size:,}" if size else "-",
+                           str(training.get("steps")),
                            str(training.get("seconds_this_process")), f"{row['eval_s']:.0f}"])
         print(label, json.dumps({k: round(v, 4) for k, v in mean.items()}), flush=True)
         pending = [row for row, *_ in plan[len(rows):]]
