@@ -2,10 +2,10 @@
 
 A *source* yields ground-truth scenes (a :class:`Scan` with a mesh or dense points, and labels when known);
 :class:`UDFSceneDataset` turns scene ``i`` into one training example, freshly sampled each epoch:
-``points`` (N, 3) encoder input on the surface, ``queries`` (M, 3) NDF-style off-surface points, ``udf`` (M,)
-their exact distances and ``labels`` (M,) the label of the nearest surface point (-1 where unknown), all in the
-unit cube fitted to the scene. Synthetic rooms are generated on the fly (about 0.1 s a room), so nothing is
-cached on disk.
+``points`` (N, 3) encoder input on the surface (or from a simulated capture of it), ``queries`` (M, 3)
+NDF-style off-surface points, ``udf`` (M,) their exact distances and ``labels`` (M,) the label of the nearest
+surface point (-1 where unknown), all in the unit cube fitted to the scene. Synthetic rooms are generated on the
+fly (about 0.1 s a room), so nothing is cached on disk.
 """
 from __future__ import annotations
 
@@ -38,6 +38,11 @@ class SceneSamplingConfig:
     """Share of queries per noise level (NDF)."""
     input_noise: float = 0.0
     """Gaussian noise (unit-cube units) added to the input points, as a scanner would."""
+    scanned_input: float = 0.0
+    """Share of examples whose encoder input is drawn from a simulated RGB-D capture of the scene
+    (:func:`~nir_core.data.synthetic.simulate_scan`: partial, noisy, dense near the camera and sparse far from it,
+    like a real scan) instead of from the whole surface; the UDF targets stay those of the exact surface, so the
+    encoder learns to complete what the capture missed. Generated rooms only."""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -53,6 +58,13 @@ class SceneSource:
 
     def scene(self, index: int) -> tuple[Scan, tuple | None, str]:
         """The scene in its own coordinates, optionally ``(mesh, per-face labels)`` for exact labels, and a name."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    can_capture = False
+    """Whether :meth:`captured` can simulate a scan of the scenes."""
+
+    def captured(self, index: int, seed: int) -> np.ndarray:
+        """(N, 3) points of a simulated RGB-D capture of scene ``index``, in the scene's own coordinates."""
         raise NotImplementedError  # pragma: no cover - interface
 
 
@@ -74,6 +86,13 @@ class SyntheticRoomSource(SceneSource):
 
         room = generate_room(self.seed + index)
         return room.to_scan(), (room.mesh, room.face_labels), f"room_{self.seed + index:05d}"
+
+    can_capture = True
+
+    def captured(self, index: int, seed: int) -> np.ndarray:
+        from ..data.synthetic import ScannerConfig, generate_room, simulate_scan
+
+        return simulate_scan(generate_room(self.seed + index), ScannerConfig(n_points=None), seed=seed).points
 
 
 @dataclass
@@ -154,6 +173,11 @@ class UDFSceneDataset(Dataset):
 
     def __init__(self, source: SceneSource, cfg: SceneSamplingConfig | None = None, seed: int = 0):
         self.source, self.cfg, self.seed, self.epoch = source, cfg or SceneSamplingConfig(), seed, 0
+        if not 0.0 <= self.cfg.scanned_input <= 1.0:
+            raise NIRStudioError(f"data.sampling.scanned_input must be a share in [0, 1], got {self.cfg.scanned_input}")
+        if self.cfg.scanned_input and not source.can_capture:
+            raise NIRStudioError(f"data.sampling.scanned_input needs scenes that can be scanned (generated rooms, "
+                                 f"data.source=synthetic); {type(source).__name__} cannot")
 
     def __len__(self) -> int:
         return len(self.source)
@@ -174,8 +198,11 @@ class UDFSceneDataset(Dataset):
                              sigmas=tuple(self.cfg.sigmas), ratios=tuple(self.cfg.ratios), seed=seed)
         samples = make_udf_samples(unit, cfg, field=field_)
         points = samples.surface
+        rng = np.random.default_rng(seed + 1)
+        if self.cfg.scanned_input and rng.random() < self.cfg.scanned_input:
+            capture = unit.normalisation.apply(self.source.captured(index, seed))  # the room's unit cube
+            points = capture[rng.choice(len(capture), self.cfg.num_input, replace=len(capture) < self.cfg.num_input)]
         if self.cfg.input_noise > 0:
-            rng = np.random.default_rng(seed + 1)
             points = points + rng.normal(0, self.cfg.input_noise, points.shape).astype(np.float32)
         labels = samples.labels if samples.labels is not None else np.full(len(samples.queries), IGNORE_LABEL)
         return {
