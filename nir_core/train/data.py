@@ -42,7 +42,7 @@ class SceneSamplingConfig:
     """Share of examples whose encoder input is drawn from a simulated RGB-D capture of the scene
     (:func:`~nir_core.data.synthetic.simulate_scan`: partial, noisy, dense near the camera and sparse far from it,
     like a real scan) instead of from the whole surface; the UDF targets stay those of the exact surface, so the
-    encoder learns to complete what the capture missed. Generated rooms only."""
+    encoder is asked to complete what the capture missed. Generated rooms only."""
 
     def to_json(self) -> dict:
         return asdict(self)
