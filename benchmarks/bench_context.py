@@ -74,9 +74,8 @@ TABLE3 = [
 ]
 
 
-def context_parameters(bundle: Path) -> int | None:
-    """The size of a bundle's contextualiser (None when it has none)."""
-    model = from_bundle(ModelBundle.load(bundle), source=bundle)
+def context_parameters(model) -> int | None:
+    """The size of a model's contextualiser (None when it has none)."""
     return model.parts["context"].num_parameters() if "context" in model.parts else None
 
 
@@ -172,12 +171,14 @@ def main() -> None:
             if name == "pt-geometry":
                 own_geometry = bundle
             info = ModelBundle.load(bundle)
+            model = from_bundle(info, source=bundle)
             start = time.perf_counter()
-            result = evaluate(from_bundle(info, source=bundle), scenes, cfg, semantic=info.label_set is not None)
+            result = evaluate(model, scenes, cfg, semantic=info.label_set is not None)
             row = {"row": label, "bundle": str(bundle), "mean": result["mean"], "scenes": result["scenes"],
-                   "training": info.training, "eval_s": time.perf_counter() - start}
+                   "training": info.training, "eval_s": time.perf_counter() - start,
+                   "context_parameters": context_parameters(model)}
         if "context_parameters" not in row and Path(row["bundle"]).exists():  # carried rows may predate the count
-            row["context_parameters"] = context_parameters(Path(row["bundle"]))
+            row["context_parameters"] = context_parameters(from_bundle(ModelBundle.load(row["bundle"]), source=Path(row["bundle"])))
         rows.append(row)
         mean, training, size = row["mean"], row["training"], row.get("context_parameters")
         table.rows.append([label, f"{mean['cd_l1'] * 100:.4f}", f"{mean['f1_delta']:.4f}",
