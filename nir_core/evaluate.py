@@ -20,11 +20,14 @@ import trimesh
 from .data.sampling import sample_surface
 from .data.scan import Scan
 from .extract.pipeline import ExtractJob, reconstruct_with_model
-from .metrics import reconstruction_metrics, sample_points_for_eval, semantic_metrics
+from .metrics import DEFAULT_DELTA, nearest_distances, reconstruction_metrics, sample_points_for_eval, semantic_metrics
 
 RECONSTRUCTION_KEYS = ("cd_l1", "cd_l2", "f1_delta", "f1_2delta", "precision", "recall")
 """Per scene: Chamfer L1 / L2, F1 at δ and 2δ, and F1-δ's precision (prediction near the truth) and recall."""
 SEMANTIC_KEYS = ("miou", "mf1_delta", "mf1_2delta")
+COVERAGE_EDGES = (1.0, 2.0, 4.0)
+"""Band edges, in δ, of :func:`recall_by_coverage`: ground truth the input covers (within δ of an input point),
+near it (δ-2δ, 2δ-4δ), and in the input's holes (beyond 4δ)."""
 
 
 @dataclass
@@ -79,6 +82,34 @@ def score_mesh(mesh: trimesh.Trimesh, scene: ProtocolScene, cfg: EvalConfig) -> 
     return {k: m[k] for k in RECONSTRUCTION_KEYS}, pred
 
 
+def recall_by_coverage(pred: np.ndarray, scene: ProtocolScene, delta: float = DEFAULT_DELTA) -> list[dict]:
+    """Recall at ``delta`` of the ground truth, grouped by each point's distance to the encoder input.
+
+    Tells where a reconstruction misses the truth: where the input had points (the model lost detail it was
+    given) or in the input's holes (it did not fill a gap).
+
+    Parameters
+    ----------
+    pred: (P, 3) points sampled on the reconstruction (unit cube).
+    scene: the prepared scene (its ``gt_points`` and ``input_points``).
+    delta: the F1 threshold.
+
+    Returns
+    -------
+    One dict per band of :data:`COVERAGE_EDGES`: ``band`` (e.g. ``"1-2 δ"``), ``share`` (fraction of the ground
+    truth in it) and ``recall`` (fraction of those within ``delta`` of ``pred``; None for an empty band).
+    """
+    to_input = nearest_distances(scene.gt_points, scene.input_points)[0] / delta
+    found = nearest_distances(scene.gt_points, pred)[0] <= delta
+    edges = (0.0, *COVERAGE_EDGES, np.inf)
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        band = (to_input >= lo) & (to_input < hi)
+        rows.append({"band": f"{lo:g}-{hi:g} δ" if np.isfinite(hi) else f">{lo:g} δ", "share": float(band.mean()),
+                     "recall": float(found[band].mean()) if band.any() else None})
+    return rows
+
+
 def evaluate_scene(model, scene: ProtocolScene, cfg: EvalConfig | None = None, semantic: bool = True) -> dict:
     """Runs the model on one prepared scene: metrics, timings and extraction statistics.
 
@@ -93,6 +124,8 @@ def evaluate_scene(model, scene: ProtocolScene, cfg: EvalConfig | None = None, s
     metrics, pred = score_mesh(mesh, scene, cfg)
     result = {"scene": scene.name, **metrics, "seconds": round(seconds, 3),
               "faces": int(len(mesh.faces)), "queries": report["extraction"]["queries"]}
+    if pred is not None:
+        result["recall_by_input_distance"] = recall_by_coverage(pred, scene)
     if semantic and model.num_classes and scene.gt_labels is not None and pred is not None and (scene.gt_labels >= 0).any():
         with torch.no_grad():
             field = model.field(torch.from_numpy(scene.input_points))
