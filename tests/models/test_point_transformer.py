@@ -234,3 +234,23 @@ def test_overfits_two_clusters():
             break
     assert losses[-1] < 0.05, losses[::10]
     assert (logits.argmax(-1) == labels).float().mean().item() > 0.95
+
+
+def test_scene_statistics_normalise_each_cloud_alone_in_training_and_inference():
+    torch.manual_seed(0)
+    net = PointTransformerUNet(PointTransformerConfig(channels=(16, 32), blocks=(1, 1), norm_statistics="scene"))
+    assert not any("running" in name for name in net.state_dict())  # no averages to save or to drift
+    a, b = cloud(1, 256, seed=1), cloud(1, 256, seed=2) * 0.3  # a second cloud of a very different spread
+    net.train()
+    alone = net(a)
+    together = net(torch.cat([a, b]))[:1]
+    net.eval()
+    with torch.no_grad():
+        inferred = net(a)
+    assert torch.allclose(alone, together, atol=1e-5) and torch.allclose(alone, inferred, atol=1e-5)
+    # The reference batch norm differs on every count: pooled statistics in training, averages in inference.
+    torch.manual_seed(0)
+    pooled = PointTransformerUNet(PointTransformerConfig(channels=(16, 32), blocks=(1, 1))).train()
+    assert not torch.allclose(pooled(a), pooled(torch.cat([a, b]))[:1], atol=1e-3)
+    with pytest.raises(ValueError, match="norm_statistics"):
+        PointTransformerConfig(norm_statistics="instance")

@@ -58,14 +58,27 @@ def _from_json(cls, d: dict):
 
 
 class PointNorm(nn.BatchNorm1d):
-    """Batch norm over the last (channel) axis of a ``(..., C)`` tensor.
+    """Batch norm over the last (channel) axis of a ``(B, ..., C)`` tensor.
 
     Statistics pool every point (and neighbour) of every cloud in the batch, as the reference implementation does
-    on its flattened point lists; the order of the points therefore does not change the result.
+    on its flattened point lists; the order of the points therefore does not change the result. After
+    :meth:`use_scene_statistics`, each cloud is normalised by its own statistics instead, in training and
+    inference alike (no running averages).
     """
 
+    per_scene: bool = False
+
+    def use_scene_statistics(self) -> None:
+        """Normalise every cloud by the mean and variance of its own points, always; drops the running averages."""
+        self.per_scene, self.track_running_stats = True, False
+        self.running_mean = self.running_var = self.num_batches_tracked = None
+
     def forward(self, x: Tensor) -> Tensor:
-        return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+        if not self.per_scene:
+            return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+        flat = x.reshape(x.shape[0], -1, x.shape[-1])
+        var, mean = torch.var_mean(flat, dim=1, correction=0, keepdim=True)
+        return ((flat - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias).reshape(x.shape)
 
 
 def gather(x: Tensor, idx: Tensor) -> Tensor:
