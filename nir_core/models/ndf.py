@@ -222,8 +222,7 @@ def axis_offsets(displacement: float) -> Tensor:
     return torch.tensor(offsets)
 
 
-def sample_grids(grids: Sequence[Tensor], points: Tensor, padding_mode: str = "border", out: Tensor | None = None
-                 ) -> Tensor:
+def sample_grids(grids: Sequence[Tensor], points: Tensor, padding_mode: str = "border") -> Tensor:
     """Trilinear samples of every grid at every point.
 
     Parameters
@@ -232,26 +231,19 @@ def sample_grids(grids: Sequence[Tensor], points: Tensor, padding_mode: str = "b
         resolutions).
     points: (B, M, K, 3) unit-cube positions (K samples per query, e.g. a displacement neighbourhood).
     padding_mode: ``grid_sample`` padding for points outside the cube.
-    out: optional (B, M, sum C_l, K) tensor written in place and returned, so that callers that assemble a
-        larger feature matrix avoid a concatenation copy.
 
     Returns
     -------
     (B, M, sum C_l, K) features: grids in order along the channel axis, the K samples innermost.
     """
     b, m, k, _ = points.shape
-    total = sum(x.shape[1] for x in grids)
-    if out is None:
-        out = points.new_empty(b, m, total, k, dtype=grids[0].dtype)
     g = to_grid_coords(points).view(b, m, k, 1, 3)
-    c0 = 0
-    for x in grids:
-        c = x.shape[1]
-        # (B, C, M, K, 1); align_corners=False puts values at cell centres (see the module docstring).
-        f = F.grid_sample(x, g.to(x.dtype), mode="bilinear", padding_mode=padding_mode, align_corners=False)
-        out[:, :, c0:c0 + c] = f.view(b, c, m, k).permute(0, 2, 1, 3)
-        c0 += c
-    return out
+    # Each (B, C, M, K, 1); align_corners=False puts values at cell centres (see the module docstring). One
+    # concatenation, not writes into slices of a preallocated buffer: under autograd every slice write costs a
+    # copy of the whole gradient in the backward pass (0.6 s of a 2.2-s NDF training step here).
+    samples = [F.grid_sample(x, g.to(x.dtype), mode="bilinear", padding_mode=padding_mode, align_corners=False)
+               for x in grids]
+    return torch.cat([f.view(b, f.shape[1], m, k).permute(0, 2, 1, 3) for f in samples], dim=2)
 
 
 class NDFEncoder(nn.Module):
@@ -325,17 +317,10 @@ class NDFDecoder(nn.Module):
         Laid out as the reference: channel-major, displacement-minor (``c * K + k``), then the query in
         ``grid_sample`` coordinates.
         """
-        b, m, _ = queries.shape
-        cfg = self.cfg
-        k = cfg.num_displacements
-        sampled = sum(cfg.grid_channels) * k
-        # One buffer for everything: concatenating per-grid samples and the coordinates would copy the whole
-        # (M, feature_size) matrix twice, which costs as much as the sampling itself on a CPU.
-        f = queries.new_empty(b, m, cfg.feature_size, dtype=grids[0].dtype)
         pts = queries.unsqueeze(2) + self.offsets.to(queries.dtype)  # (B, M, K, 3)
-        sample_grids(grids, pts, cfg.padding_mode, out=f[..., :sampled].view(b, m, -1, k))
-        if cfg.append_coords:
-            f[..., sampled:] = to_grid_coords(queries)
+        f = sample_grids(grids, pts, self.cfg.padding_mode).flatten(2)  # (B, M, C * K)
+        if self.cfg.append_coords:
+            f = torch.cat([f, to_grid_coords(queries).to(f.dtype)], dim=-1)
         return f
 
     def forward(self, grids: Sequence[Tensor], queries: Tensor, chunk: int = DEFAULT_QUERY_CHUNK) -> Tensor:
