@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...ops import knn
@@ -76,9 +77,11 @@ class PointNorm(nn.BatchNorm1d):
     def forward(self, x: Tensor) -> Tensor:
         if not self.per_scene:
             return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
-        flat = x.reshape(x.shape[0], -1, x.shape[-1])
-        var, mean = torch.var_mean(flat, dim=1, correction=0, keepdim=True)
-        return ((flat - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias).reshape(x.shape)
+        # Training-mode batch norm without running averages on one cloud at a time: its statistics are the
+        # cloud's own. The native kernel keeps a step as fast as with running averages; the same arithmetic from
+        # tensor ops slowed an object-training step from 5 to 3 steps/s.
+        return torch.cat([F.batch_norm(cloud.reshape(-1, x.shape[-1]), None, None, self.weight, self.bias, True, 0.0,
+                                       self.eps) for cloud in x.split(1)]).reshape(x.shape)
 
 
 def gather(x: Tensor, idx: Tensor) -> Tensor:
