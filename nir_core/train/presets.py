@@ -31,9 +31,9 @@ def _objects(task: str, steps: int = 3000) -> TrainConfig:
     cfg.data.source, cfg.data.count, cfg.data.val_count = "objects", 15 * 200, 30
     # Objects are small: 2,048 encoder points (a fifth of a room's) and 8,192 queries keep a step short.
     cfg.data.sampling.num_input, cfg.data.sampling.num_queries = 2048, 8192
-    # materials8 parts, generated object classes. Layer norm: batch norm's running averages over 15 very different
-    # classes wreck the encoder at inference (see PointTransformerConfig.norm).
-    cfg.model = {"num_classes": 8, "object_classes": 15, "encoder": {"norm": "layer"}}
+    # materials8 parts, generated object classes. Each object normalised by its own statistics: averages over
+    # 15 very different classes wreck the encoder at inference (PointTransformerConfig.norm_statistics).
+    cfg.model = {"num_classes": 8, "object_classes": 15, "encoder": {"norm_statistics": "scene"}}
     return cfg
 
 

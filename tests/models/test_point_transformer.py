@@ -236,9 +236,9 @@ def test_overfits_two_clusters():
     assert (logits.argmax(-1) == labels).float().mean().item() > 0.95
 
 
-def test_layer_norm_encodes_each_cloud_alone_and_the_same_in_training_and_inference():
+def test_scene_statistics_normalise_each_cloud_alone_in_training_and_inference():
     torch.manual_seed(0)
-    net = PointTransformerUNet(PointTransformerConfig(channels=(16, 32), blocks=(1, 1), norm="layer"))
+    net = PointTransformerUNet(PointTransformerConfig(channels=(16, 32), blocks=(1, 1), norm_statistics="scene"))
     assert not any("running" in name for name in net.state_dict())  # no averages to save or to drift
     a, b = cloud(1, 256, seed=1), cloud(1, 256, seed=2) * 0.3  # a second cloud of a very different spread
     net.train()
@@ -252,5 +252,5 @@ def test_layer_norm_encodes_each_cloud_alone_and_the_same_in_training_and_infere
     torch.manual_seed(0)
     pooled = PointTransformerUNet(PointTransformerConfig(channels=(16, 32), blocks=(1, 1))).train()
     assert not torch.allclose(pooled(a), pooled(torch.cat([a, b]))[:1], atol=1e-3)
-    with pytest.raises(ValueError, match="norm must be"):
-        PointTransformerConfig(norm="instance")
+    with pytest.raises(ValueError, match="norm_statistics"):
+        PointTransformerConfig(norm_statistics="instance")

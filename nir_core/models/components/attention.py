@@ -59,25 +59,29 @@ def _from_json(cls, d: dict):
 
 
 class PointNorm(nn.BatchNorm1d):
-    """Batch norm over the last (channel) axis of a ``(..., C)`` tensor.
+    """Batch norm over the last (channel) axis of a ``(B, ..., C)`` tensor.
 
     Statistics pool every point (and neighbour) of every cloud in the batch, as the reference implementation does
     on its flattened point lists; the order of the points therefore does not change the result. After
-    :meth:`use_layer_statistics`, each point is normalised over its own channels instead (layer norm, the same
-    weight and bias), the same in training and inference.
+    :meth:`use_scene_statistics`, each cloud is normalised by its own statistics instead, in training and
+    inference alike (no running averages).
     """
 
-    per_point: bool = False
+    per_scene: bool = False
 
-    def use_layer_statistics(self) -> None:
-        """Normalise each point over its channels, always; drops the running averages."""
-        self.per_point, self.track_running_stats = True, False
+    def use_scene_statistics(self) -> None:
+        """Normalise every cloud by the mean and variance of its own points, always; drops the running averages."""
+        self.per_scene, self.track_running_stats = True, False
         self.running_mean = self.running_var = self.num_batches_tracked = None
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.per_point:
-            return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
-        return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+        if not self.per_scene:
+            return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+        # Training-mode batch norm without running averages on one cloud at a time: its statistics are the
+        # cloud's own. The native kernel keeps a step as fast as with running averages; the same arithmetic from
+        # tensor ops slowed an object-training step from 5 to 3 steps/s.
+        return torch.cat([F.batch_norm(cloud.reshape(-1, x.shape[-1]), None, None, self.weight, self.bias, True, 0.0,
+                                       self.eps) for cloud in x.split(1)]).reshape(x.shape)
 
 
 def gather(x: Tensor, idx: Tensor) -> Tensor:
