@@ -80,6 +80,9 @@ def test_evaluate_writes_protocol_metrics_for_a_real_scannet_room(capsys, tmp_pa
     for row in (scannet, generated):
         assert 0.2 < row["f1_delta"] <= 1.0 and 0 < row["cd_l1"] < 0.05 and row["faces"] > 1000
         assert "miou" not in row  # a geometry-only bundle: its semantic head was never trained
+        bands = row["recall_by_input_distance"]
+        assert [b["band"] for b in bands] == ["0-1 δ", "1-2 δ", "2-4 δ", ">4 δ"]
+        assert sum(b["share"] for b in bands) == pytest.approx(1.0)
     assert result["mean"]["f1_delta"] == pytest.approx((scannet["f1_delta"] + generated["f1_delta"]) / 2)
     assert result["protocol"]["resolution"] == 64 and "room_100000" in err
 
