@@ -240,7 +240,7 @@ def sample_grids(grids: Sequence[Tensor], points: Tensor, padding_mode: str = "b
     g = to_grid_coords(points).view(b, m, k, 1, 3)
     # Each (B, C, M, K, 1); align_corners=False puts values at cell centres (see the module docstring). One
     # concatenation, not writes into slices of a preallocated buffer: under autograd every slice write costs a
-    # copy of the whole gradient in the backward pass (0.6 s of a 2.2-s NDF training step here).
+    # copy of the whole gradient in the backward pass (an NDF training step: 3.0 s before, 2.7 s after).
     samples = [F.grid_sample(x, g.to(x.dtype), mode="bilinear", padding_mode=padding_mode, align_corners=False)
                for x in grids]
     return torch.cat([f.view(b, f.shape[1], m, k).permute(0, 2, 1, 3) for f in samples], dim=2)
