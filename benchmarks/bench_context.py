@@ -178,7 +178,7 @@ def main() -> None:
                    "training": info.training, "eval_s": time.perf_counter() - start,
                    "context_parameters": context_parameters(model)}
         if "context_parameters" not in row and Path(row["bundle"]).exists():  # carried rows may predate the count
-            row["context_parameters"] = context_parameters(from_bundle(ModelBundle.load(row["bundle"]), source=Path(row["bundle"])))
+            row["context_parameters"] = context_parameters(from_bundle(Path(row["bundle"])))
         rows.append(row)
         mean, training, size = row["mean"], row["training"], row.get("context_parameters")
         table.rows.append([label, f"{mean['cd_l1'] * 100:.4f}", f"{mean['f1_delta']:.4f}",
