@@ -52,6 +52,11 @@ def test_resume_continues_exactly(tmp_path):
     train(tiny(tmp_path, "b"), progress=False)  # the same command again: resumes at step 2
     resumed = json.loads((tmp_path / "b" / "rank0.json").read_text())
     assert resumed["step"] == 4 and resumed["checksum"] == straight["checksum"]
+    # The training time adds up over both processes: the bundle's total covers the first leg's steps too.
+    log = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    seconds = [r["elapsed_s"] for r in log]
+    assert 0 < seconds[0] < seconds[1] < seconds[2] < seconds[3]  # steps 3 and 4 ran in the second process
+    assert ModelBundle.load(tmp_path / "b" / "bundle").training["seconds"] == seconds[3]
 
 
 def test_frozen_task_keeps_the_encoder_and_trains_the_semantic_head(tmp_path):

@@ -53,6 +53,10 @@ class PointUDFConfig:
             self.semantic = SemanticDecoderConfig(**self.semantic)
         if isinstance(self.context, dict):
             self.context = ContextualiserConfig.from_json(self.context)
+        if self.context is not None and "norm_statistics" not in self.context.network:
+            # The contextualiser normalises as the encoder it reads does, unless told otherwise; written out, so
+            # the bundle keeps its meaning.
+            self.context.network = {**self.context.network, "norm_statistics": self.encoder.norm_statistics}
         if isinstance(self.classifier, dict):
             self.classifier = ClassifierHeadConfig.from_json(self.classifier)
         self.classifier.in_features = 2 * self.encoder.out_features  # max and mean of E_g

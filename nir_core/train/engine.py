@@ -229,6 +229,9 @@ def train(cfg: TrainConfig, progress: bool = True, hooks: TrainHooks | None = No
         atomic_write_json(out / "config.json", cfg.to_json())
         _truncate_log(out / "log.jsonl", step)
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.task}", unit="step", disable=not (progress and env.main))
+    # Training time of the steps kept so far, summed over the processes a resumed run took (None when a checkpoint
+    # predates the record: that run's time is unknown).
+    earlier_seconds = history[-1].get("elapsed_s") if history else 0.0
     started = time.time()
     task.train()
     while step < cfg.steps:
@@ -243,10 +246,11 @@ def train(cfg: TrainConfig, progress: bool = True, hooks: TrainHooks | None = No
         loss.backward()
         optimizer.step()
         step += 1
-        record = {"step": step, "loss": float(loss.detach()), "lr": lr, **{k: float(v) for k, v in logs.items()}}
+        record = {"step": step, "loss": float(loss.detach()), "lr": lr, **{k: float(v) for k, v in logs.items()},
+                  "elapsed_s": None if earlier_seconds is None else round(earlier_seconds + time.time() - started, 2)}
         if hooks.on_step:
             record.update(hooks.on_step(step, task.model) or {})
-        bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "step"})
+        bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k not in ("step", "elapsed_s")})
         bar.update(1)
         if cfg.val_every and step % cfg.val_every == 0 and env.main:
             record.update(validate(task, val))
@@ -262,8 +266,10 @@ def train(cfg: TrainConfig, progress: bool = True, hooks: TrainHooks | None = No
         bundle = to_bundle(task.model, cfg.architecture, model_config,
                            label_set=train_source.label_set.to_json() if task.spec.needs_labels else None,
                            extra={"object_classes": list(train_source.class_names)} if task.spec.needs_classes else {},
-                           training={"config": cfg.to_json(), "steps": step, "seconds_this_process":
-                                     round(time.time() - started, 1), "final": final, "world_size": env.world})
+                           training={"config": cfg.to_json(), "steps": step,
+                                     "seconds": history[-1].get("elapsed_s") if history else earlier_seconds,
+                                     "seconds_this_process": round(time.time() - started, 1), "final": final,
+                                     "world_size": env.world})
         bundle.save(out / BUNDLE)
     summary = {"rank": env.rank, "world": env.world, "step": step, "checksum": _checksum(task.model), **final}
     if out.exists():

@@ -34,3 +34,14 @@ def test_bad_settings_fail_clearly():
         ContextualiserConfig(kind="cnn")
     with pytest.raises(ValueError, match="context_features must be >= 1"):
         ContextualiserConfig(context_features=0)
+
+
+def test_contextualiser_normalises_as_its_encoder_unless_told_otherwise():
+    cfg = PointUDFConfig(encoder={"norm_statistics": "scene"}, context={})
+    assert cfg.context.network["norm_statistics"] == "scene"
+    assert PointUDFModel(cfg).parts["context"].net.cfg.norm_statistics == "scene"
+    # Written out, so a bundle keeps its meaning when the encoder's setting or the default changes.
+    assert PointUDFConfig.from_json(cfg.to_json()).context.network == {"norm_statistics": "scene"}
+    assert PointUDFConfig(context={}).context.network["norm_statistics"] == "batch"
+    own = PointUDFConfig(encoder={"norm_statistics": "scene"}, context={"network": {"norm_statistics": "batch"}})
+    assert own.context.network["norm_statistics"] == "batch"

@@ -254,3 +254,19 @@ def test_scene_statistics_normalise_each_cloud_alone_in_training_and_inference()
     assert not torch.allclose(pooled(a), pooled(torch.cat([a, b]))[:1], atol=1e-3)
     with pytest.raises(ValueError, match="norm_statistics"):
         PointTransformerConfig(norm_statistics="instance")
+
+
+def test_scene_and_batch_statistics_train_alike_on_one_cloud_per_step():
+    # Why a bundle trained with "batch" at batch size 1 may be switched to "scene": the training forward and
+    # backward passes are the same; only inference differs (running averages against the cloud's own statistics).
+    a = cloud(1, 256, seed=3)
+    outputs, grads = [], []
+    for setting in ("batch", "scene"):
+        torch.manual_seed(0)
+        net = PointTransformerUNet(PointTransformerConfig(channels=(16, 32), blocks=(1, 1), norm_statistics=setting))
+        out = net.train()(a)
+        out.square().mean().backward()
+        outputs.append(out)
+        grads.append(torch.cat([p.grad.flatten() for p in net.parameters()]))
+    torch.testing.assert_close(outputs[0], outputs[1])
+    torch.testing.assert_close(grads[0], grads[1])
