@@ -25,7 +25,7 @@ import json
 import time
 from pathlib import Path
 
-from results import REPO, Experiment, Table, carried_rows, carry_note
+from results import REPO, Experiment, Table, carried_rows, carry_note, training_time
 
 from nir_core.bundle import ModelBundle
 from nir_core.data.io import load
@@ -186,7 +186,7 @@ def main() -> None:
                            f"{mean['mf1_2delta']:.4f}" if "mf1_2delta" in mean else "-",
                            f"{mean['miou']:.4f}" if "miou" in mean else "-", f"{size:,}" if size else "-",
                            str(training.get("steps")),
-                           str(training.get("seconds_this_process")), f"{row['eval_s']:.0f}"])
+                           training_time(training), f"{row['eval_s']:.0f}"])
         print(label, json.dumps({k: round(v, 4) for k, v in mean.items()}), flush=True)
         pending = [row for row, *_ in plan[len(rows):]]
         exp.notes = [f"Incomplete run: rows still to come: {', '.join(pending)}."] if pending else []

@@ -22,7 +22,7 @@ import argparse
 import time
 from pathlib import Path
 
-from results import REPO, Experiment, Table, carried_rows, carry_note
+from results import REPO, Experiment, Table, carried_rows, carry_note, training_time
 
 from nir_core.bundle import ModelBundle
 from nir_core.data.scan import Scan
@@ -98,7 +98,7 @@ def main() -> None:
             recon = evaluate(from_bundle(encoder), meshes, cfg, semantic=False)["mean"]
             row = {"row": label, "task": task, "recon": recon, "own": scores(encoder, task, test),
                    "eval_s": time.perf_counter() - start,
-                   "seconds": ModelBundle.load(encoder).training.get("seconds_this_process"), "held_out": {}}
+                   "training": ModelBundle.load(encoder).training, "held_out": {}}
             for head in HELD_OUT[task]:
                 head_name = "objects-classify" if head == "classify" else "objects-frozen"
                 bundle = run(head_name, args.runs / f"{task}+{head}", args.head_steps, init=encoder)
@@ -112,7 +112,7 @@ def main() -> None:
         nan = float("nan")  # an encoder whose meshes came out empty has no distances
         table.rows.append([label, f"{recon.get('cd_l1', nan) * 100:.4f}", f"{recon.get('f1_delta', nan):.4f}",
                            f"{seg:.4f}{seg_mark}",
-                           f"{acc:.4f}{acc_mark}", str(row["seconds"])])
+                           f"{acc:.4f}{acc_mark}", training_time(row.get("training", row))])
         print(label, table.rows[-1], flush=True)
         exp.notes = carry_note(rows)
         exp.save()  # after every encoder: a run cut short keeps what it measured

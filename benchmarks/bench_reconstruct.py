@@ -23,7 +23,7 @@ import numpy as np
 import open3d as o3d
 import torch
 import trimesh
-from results import REPO, Experiment, Table
+from results import REPO, Experiment, Table, training_time
 
 from nir_core.bundle import ModelBundle
 from nir_core.data.io import load
@@ -109,7 +109,7 @@ def main() -> None:
     cfg = trained.get("config", {})
     exp.notes.append(f"The model: {bundle.architecture}, task {cfg.get('task')}, {trained.get('steps')} steps of batch "
                      f"{cfg.get('batch_size')} on {cfg.get('data', {}).get('count')} generated rooms in "
-                     f"{trained.get('seconds_this_process')} s; final validation {trained.get('final')}.")
+                     f"{training_time(trained)} s; final validation {trained.get('final')}.")
     exp.save()
 
 

@@ -120,6 +120,15 @@ def carry_note(rows: list[dict]) -> list[str]:
             f"(commits {commits})."]
 
 
+def training_time(training: dict) -> str:
+    """A bundle's training time (its ``training`` record) for a table: the whole run's, summed over the processes
+    a resumed run took; for bundles that predate that record, the last process's, marked as such."""
+    if training.get("seconds") is not None:
+        return f"{training['seconds']:.0f}"
+    last = training.get("seconds_this_process")
+    return "-" if last is None else f"{last:.0f} (last process only)"
+
+
 def refresh_results_md() -> Path:
     """Rebuilds docs/RESULTS.md from every JSON in benchmarks/results (sorted by name)."""
     parts = ["# Results", "",
@@ -130,10 +139,12 @@ def refresh_results_md() -> Path:
         if "title" not in rec:  # a benchmark's resume checkpoint, not a result
             continue
         m = rec.get("machine", {})
+        # A --carry run measures only the missing rows; the carried rows' costs are in their own columns.
+        scope = " (this run only: the carried rows were measured before)" if "--carry" in rec["command"] else ""
         parts += [f"## {rec['title']}", "", rec["description"], "",
                   f"Command: `{rec['command']}` — commit `{rec['git_commit'][:12]}`, {rec['date']}, "
                   f"{m.get('cpus')} CPUs ({m.get('cpu', '?')}), torch {m.get('torch')}, "
-                  f"wall time {rec['wall_time_s']} s. Raw: `benchmarks/results/{path.name}`.", ""]
+                  f"wall time {rec['wall_time_s']} s{scope}. Raw: `benchmarks/results/{path.name}`.", ""]
         for key, t in rec.get("tables", {}).items():
             parts += [f"**{key}**", "", Table(t["headers"], t["rows"]).markdown(), ""]
         parts += [f"- {n}" for n in rec.get("notes", [])] + ([""] if rec.get("notes") else [])
