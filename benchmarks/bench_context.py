@@ -197,7 +197,12 @@ def main() -> None:
         base, ctx, geo = by["Baseline (joint)"], by["Context features"], by["Geometric only"]
         exp.notes.append(f"Context / Baseline mF1-δ: {ctx['mf1_delta'] / base['mf1_delta']:.3f} (the bar: >= 0.90); "
                          f"Context CD-L1 / Geometric only: {ctx['cd_l1'] / geo['cd_l1']:.3f} (the bar: <= 1.05).")
-    exp.notes.append("Training time is that of the last process of each run (a resumed run reports its last leg).")
+    switched = [r["row"] for r in rows if Path(r["bundle"]).exists()
+                and "norm_statistics" in ModelBundle.load(r["bundle"]).extra]
+    if switched:
+        exp.notes.append(f"Trained with running-average norms and switched to per-scene statistics afterwards "
+                         f"(nir_core.train.convert, the same training pass at one scene per step): {'; '.join(switched)}.")
+    exp.notes.append("'(last process only)': a run resumed before training times were summed over its processes.")
     exp.save()
 
 
