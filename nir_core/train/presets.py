@@ -17,7 +17,7 @@ SCENE_NORMS = {"norm_statistics": "scene"}
 """Encoder setting of the CPU presets, which train on one scene per step: each cloud is normalised by its own
 statistics, in inference too, as in training (PointTransformerConfig.norm_statistics). Running averages over single
 scenes misled inference: on held-out generated rooms the labelled bundle's mIoU rose from 0.46 to 0.56 without them
-(benchmarks/bench_context.py --table 1)."""
+(benchmarks/bench_context.py --table 1). On real scans it cost geometry (README, "Reconstruction from 10k points")."""
 
 
 def _cpu(task: str, architecture: str = "point_udf", **over) -> TrainConfig:
