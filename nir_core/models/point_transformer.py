@@ -66,9 +66,10 @@ class PointTransformerConfig:
     norm_statistics: str = "batch"
     """What the batch norms normalise with: ``"batch"`` (the reference: the batch's statistics in training, their
     running averages in inference) or ``"scene"`` (each cloud's own statistics, always: what a one-scene training
-    step sees). Trained on one scene per step, "batch" infers with an average over very different scenes: fine for
-    rooms, but on generated objects of 15 classes a jointly trained encoder's part segmentation fell from mIoU
-    0.40 with each object's own statistics to 0.07 with the averages. (Per-point layer norm instead, tried on the
+    step sees). Trained on one scene per step, "batch" infers with an average over very different scenes: on
+    generated objects of 15 classes a jointly trained encoder's part segmentation fell from mIoU 0.40 with each
+    object's own statistics to 0.07 with the averages; on generated rooms the averages cost semantics too, on real
+    scans "scene" costs geometry (train.presets.SCENE_NORMS). (Per-point layer norm instead, tried on the
     same objects, left the segmentation at a constant prediction, mIoU 0.06.)"""
 
     def __post_init__(self):
