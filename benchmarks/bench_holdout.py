@@ -112,7 +112,7 @@ def main() -> None:
         nan = float("nan")  # an encoder whose meshes came out empty has no distances
         table.rows.append([label, f"{recon.get('cd_l1', nan) * 100:.4f}", f"{recon.get('f1_delta', nan):.4f}",
                            f"{seg:.4f}{seg_mark}",
-                           f"{acc:.4f}{acc_mark}", training_time(row.get("training", row))])
+                           f"{acc:.4f}{acc_mark}", training_time(row["training"])])
         print(label, table.rows[-1], flush=True)
         exp.notes = carry_note(rows)
         exp.save()  # after every encoder: a run cut short keeps what it measured
