@@ -262,6 +262,76 @@ class PointsField(_GroundTruthField):
         return self.points[idx], idx, None if self.normals is None else self.normals[idx]
 
 
+
+SURFEL_NEIGHBOURS = 16
+"""Neighbours fitted by the plane (PCA) that gives each surfel its normal."""
+SURFEL_RADIUS_NEIGHBOUR = 4
+"""A surfel's radius is the distance to its point's 4th nearest neighbour: with sample points spread like a
+Poisson process of density rho, disks of that radius cover 1 - exp(-4) = 98% of the surface."""
+SURFEL_CANDIDATES = 8
+"""Surfels tried per query (its nearest centres); the closest disk among them answers."""
+
+
+def estimate_normals(points: np.ndarray, neighbours: int = SURFEL_NEIGHBOURS,
+                     tree: cKDTree | None = None) -> np.ndarray:
+    """(N, 3) points -> (N, 3) float32 unit normals of the least-squares plane through each point's neighbours
+    (unoriented: the sign is arbitrary, which an unsigned distance does not mind)."""
+    points = np.asarray(points, dtype=np.float64)
+    k = min(neighbours, len(points))
+    tree = tree or cKDTree(points)
+    _, idx = tree.query(points, k=k, workers=-1)
+    local = points[idx.reshape(len(points), k)]
+    local -= local.mean(axis=1, keepdims=True)
+    cov = np.einsum("nki,nkj->nij", local, local)
+    _, vectors = np.linalg.eigh(cov)  # ascending eigenvalues: the first eigenvector is the plane's normal
+    return np.ascontiguousarray(vectors[:, :, 0], dtype=np.float32)
+
+
+class SurfelsField(PointsField):
+    """Unsigned distance to a point set read as a surface: a small oriented disk (surfel) at every point.
+
+    A point scan samples a surface but is not one: the distance to its *points* is zero only at the points and
+    bulges up to half the sample spacing between them, an egg-crate field whose gradients point at single points
+    instead of along the surface normal. Trained on it, a network learns no sheet to extract. The disks close
+    the gaps: each point ``p`` carries the disk of radius ``r`` (the distance to its
+    :data:`SURFEL_RADIUS_NEIGHBOUR`-th neighbour) in the plane of its neighbours (normal ``n``, from the scan
+    when it has normals, else :func:`estimate_normals`), and the field is the distance to the closest disk
+    among the query's :data:`SURFEL_CANDIDATES` nearest centres, ``sqrt(max(l - r, 0)^2 + h^2)`` with ``h`` the
+    height above the disk's plane and ``l`` the offset along it. It is zero on a sheet through the points and
+    follows the surface normal near it; disks overhang open borders by up to ``r``.
+
+    Parameters as :class:`PointsField`; labels and gradients come from the closest disk.
+    """
+
+    def __init__(self, points: np.ndarray, labels: np.ndarray | None = None, num_classes: int | None = None,
+                 *, normals: np.ndarray | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
+        super().__init__(points, labels, num_classes, normals=normals, batch_size=batch_size)
+        if len(self.points) <= SURFEL_RADIUS_NEIGHBOUR:
+            raise ValueError(f"SurfelsField needs more than {SURFEL_RADIUS_NEIGHBOUR} points, got {len(self.points)}")
+        if self.normals is None:
+            self.normals = estimate_normals(self.points, tree=self.tree)
+        else:
+            self.normals = self.normals / np.maximum(np.linalg.norm(self.normals, axis=1, keepdims=True), 1e-12)
+        spacing, _ = self.tree.query(self.points, k=SURFEL_RADIUS_NEIGHBOUR + 1, workers=-1)
+        self.radii = np.ascontiguousarray(spacing[:, -1], dtype=np.float32)
+
+    def _nearest(self, q):
+        k = min(SURFEL_CANDIDATES, len(self.points))
+        _, idx = self.tree.query(q, k=k, workers=-1)
+        idx = idx.reshape(len(q), k).astype(np.int64)
+        offset = q[:, None, :] - self.points[idx]                       # (m, k, 3)
+        normal = self.normals[idx]                                      # (m, k, 3)
+        height = np.einsum("mki,mki->mk", offset, normal)               # (m, k)
+        along = offset - height[..., None] * normal                     # in-plane offset (m, k, 3)
+        length = np.sqrt(np.einsum("mki,mki->mk", along, along))
+        inside = np.minimum(1.0, self.radii[idx] / np.maximum(length, 1e-12))
+        closest = self.points[idx] + along * inside[..., None]          # nearest point of each disk (m, k, 3)
+        gap = q[:, None, :] - closest
+        best = np.argmin(np.einsum("mki,mki->mk", gap, gap), axis=1)
+        rows = np.arange(len(q))
+        return (np.ascontiguousarray(closest[rows, best], dtype=np.float32), idx[rows, best],
+                normal[rows, best])
+
 def face_labels_from_scan(scan: Scan) -> np.ndarray | None:
     """(F,) int64 per-face labels of ``scan.mesh`` from the scan's per-point labels, or None.
 
@@ -281,9 +351,10 @@ def face_labels_from_scan(scan: Scan) -> np.ndarray | None:
     return labels[idx]
 
 
-def field_from_scan(scan: Scan, *, prefer_mesh: bool = True, **kwargs) -> MeshField | PointsField:
+def field_from_scan(scan: Scan, *, prefer_mesh: bool = True, **kwargs) -> MeshField | SurfelsField:
     """The ground-truth field of a scan: a :class:`MeshField` when it has faces (and ``prefer_mesh``), else a
-    :class:`PointsField` over its points (with their labels and normals).
+    :class:`SurfelsField` over its points (with their labels and normals): the surface the points sample, not
+    the points themselves (:class:`PointsField`), whose distance never reaches zero between them.
 
     ``kwargs`` (e.g. ``batch_size``) go to the field's constructor. The scan should already be in unit-cube
     coordinates (:meth:`Scan.normalised`); the field answers in the scan's own coordinates.
@@ -291,4 +362,4 @@ def field_from_scan(scan: Scan, *, prefer_mesh: bool = True, **kwargs) -> MeshFi
     if prefer_mesh and scan.has_faces:
         return MeshField.from_scan(scan, **kwargs)
     kwargs.setdefault("num_classes", len(scan.label_set) if scan.label_set is not None else None)
-    return PointsField(scan.points, scan.labels, normals=scan.normals, **kwargs)
+    return SurfelsField(scan.points, scan.labels, normals=scan.normals, **kwargs)

@@ -215,8 +215,8 @@ def make_udf_samples(scan: Scan, cfg: SamplingConfig | None = None, *,
     ----------
     scan: the scan, already normalised to the unit cube (a warning is issued otherwise; nothing is rescaled).
         With faces, distances are exact distances to the mesh and queries start from an area-uniform sample
-        of ``num_queries`` mesh points; without faces, distances are to the scan's points and queries start
-        from the points themselves.
+        of ``num_queries`` mesh points; without faces, distances are to the disks the default field puts at the
+        scan's points (:class:`SurfelsField`) and queries start from the points themselves.
     cfg: counts, sigmas and seed (default :class:`SamplingConfig`).
     field: a prebuilt ground-truth field of this scan (default :func:`field_from_scan`), to reuse across draws.
     """

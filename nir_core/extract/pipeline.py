@@ -163,7 +163,7 @@ def extract_scan(scan: Scan, job: ExtractJob | None = None) -> tuple[trimesh.Tri
 
     notes = []
     if not unit.has_faces:
-        notes.append("the input has no faces: its distance field is that of the points themselves, which is zero "
-                     "only at the points, so the extracted surface breaks up where points are sparser than "
-                     "the grid; a trained encoder gives a field with a sheet between the points")
+        notes.append("the input has no faces: its distance field is that of a small disk at every point, in the "
+                     "plane of its neighbours (SurfelsField); the disks overhang open borders by about the "
+                     "point spacing")
     return _finish(mesh, unit, job, timings, {"field": type(field).__name__, "extraction": extra, "notes": notes})

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..data.ground_truth import MeshField
+from ..data.ground_truth import MeshField, SurfelsField, field_from_scan
 from ..data.io import find_scans, load
 from ..data.labels import IGNORE_LABEL, SCANNET20, LabelSet, require_label_set
 from ..data.sampling import SamplingConfig, make_udf_samples
@@ -168,11 +168,16 @@ class FileSource(SceneSource):
             self._check(load(path), path)
 
 
+FIELD_CACHE_SCENES = 64
+"""Point scans whose ground-truth fields a dataset keeps (a 50k-point scan's is ~5 MB)."""
+
+
 class UDFSceneDataset(Dataset):
     """Training examples from a :class:`SceneSource`; call :meth:`set_epoch` to draw new samples each epoch."""
 
     def __init__(self, source: SceneSource, cfg: SceneSamplingConfig | None = None, seed: int = 0):
         self.source, self.cfg, self.seed, self.epoch = source, cfg or SceneSamplingConfig(), seed, 0
+        self._fields: dict[int, tuple[Scan, SurfelsField, str]] = {}
         if not 0.0 <= self.cfg.scanned_input <= 1.0:
             raise NIRStudioError(f"data.sampling.scanned_input must be a share in [0, 1], got {self.cfg.scanned_input}")
         if self.cfg.scanned_input and not source.can_capture:
@@ -185,15 +190,28 @@ class UDFSceneDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __getitem__(self, index: int) -> dict:
+    def _scene(self, index: int) -> tuple[Scan, MeshField | SurfelsField, str]:
+        """Scene ``index`` in its unit cube with its ground-truth field (cached for point scans, see below)."""
+        if index in self._fields:
+            return self._fields[index]
         scan, mesh_labels, name = self.source.scene(index)
         unit = scan.normalised()
-        seed = int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0])
-        field_ = None  # make_udf_samples builds the scan's own field
         if mesh_labels is not None:  # a generated room: its exact per-face labels, moved like the scan
             mesh = mesh_labels[0].copy()
             mesh.apply_transform(unit.normalisation.matrix())
-            field_ = MeshField(mesh, labels=mesh_labels[1], num_classes=len(self.source.label_set))
+            return unit, MeshField(mesh, labels=mesh_labels[1], num_classes=len(self.source.label_set)), name
+        found = unit, field_from_scan(unit), name
+        if not unit.has_faces:
+            # A point scan's disks (normals, radii, KD-tree) take ~0.4 s for 50k points, more than a training
+            # step's sampling; they never change, so the last few scenes keep theirs.
+            if len(self._fields) >= FIELD_CACHE_SCENES:
+                self._fields.pop(next(iter(self._fields)))
+            self._fields[index] = found
+        return found
+
+    def __getitem__(self, index: int) -> dict:
+        unit, field_, name = self._scene(index)
+        seed = int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0])
         cfg = SamplingConfig(num_surface=self.cfg.num_input, num_queries=self.cfg.num_queries,
                              sigmas=tuple(self.cfg.sigmas), ratios=tuple(self.cfg.ratios), seed=seed)
         samples = make_udf_samples(unit, cfg, field=field_)

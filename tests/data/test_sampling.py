@@ -12,6 +12,7 @@ import trimesh
 from nir_core.data.ground_truth import (
     MeshField,
     PointsField,
+    SurfelsField,
     face_labels_from_scan,
     field_from_scan,
 )
@@ -197,10 +198,10 @@ def test_field_from_scan_mesh_labels_and_mesh_required():
     field = field_from_scan(scan)
     assert isinstance(field, MeshField)
     np.testing.assert_array_equal(field.labels, face_labels)
-    assert isinstance(field_from_scan(scan, prefer_mesh=False), PointsField)
+    assert isinstance(field_from_scan(scan, prefer_mesh=False), SurfelsField)
 
     points_only = Scan(points=mesh.vertices.astype(np.float32), labels=vertex_labels, source=Path("room.npy"))
-    assert isinstance(field_from_scan(points_only), PointsField)
+    assert isinstance(field_from_scan(points_only), SurfelsField)
     with pytest.raises(MeshRequiredError, match="room.npy"):
         MeshField.from_scan(points_only)
 
@@ -275,7 +276,7 @@ def test_points_scan_samples_labels_clamp_and_gradients():
     assert s.surface.shape == (500, 3) and s.surface_labels.shape == (500,)
     assert s.queries.shape == (4000, 3) and s.distances.shape == (4000,) and s.labels.dtype == np.int64
     assert s.distances.max() <= 0.01 and s.gradients.shape == (4000, 3)
-    d, g, lab = PointsField(pts, scan.labels).query_np(s.queries)
+    d, g, lab = SurfelsField(pts, scan.labels).query_np(s.queries)
     np.testing.assert_array_equal(s.labels, lab)
     np.testing.assert_array_equal(s.distances, np.minimum(d, 0.01))
     np.testing.assert_array_equal(s.gradients, g)
