@@ -5,7 +5,9 @@ Each scene is normalised to the unit cube; ``num_input`` points are sampled on i
 points when it has no faces) and encoded; the predicted UDF is meshed at ``resolution``³; 100k points sampled on
 that mesh are compared with 100k ground-truth surface points (all of them when the scene has no faces: ScanNet's
 dense vertices) by CD-L1, CD-L2, F1-δ and F1-2δ. When the model labels and the scene carries labels, the sampled
-mesh points take the semantic head's labels and mIoU, mF1-δ and mF1-2δ are added.
+mesh points take the semantic head's labels and mIoU, mF1-δ and mF1-2δ are added; so is ``miou_at_gt``, the mIoU
+of the semantic head queried at the ground-truth points themselves, which scores the labelling apart from the mesh
+(on a mesh that misses part of the surface, the mesh-based scores also count the missing part as mislabelled).
 """
 from __future__ import annotations
 
@@ -20,11 +22,11 @@ import trimesh
 from .data.sampling import sample_surface
 from .data.scan import Scan
 from .extract.pipeline import ExtractJob, reconstruct_with_model
-from .metrics import DEFAULT_DELTA, nearest_distances, reconstruction_metrics, sample_points_for_eval, semantic_metrics
+from .metrics import DEFAULT_DELTA, mean_iou, nearest_distances, reconstruction_metrics, sample_points_for_eval, semantic_metrics
 
 RECONSTRUCTION_KEYS = ("cd_l1", "cd_l2", "f1_delta", "f1_2delta", "precision", "recall")
 """Per scene: Chamfer L1 / L2, F1 at δ and 2δ, and F1-δ's precision (prediction near the truth) and recall."""
-SEMANTIC_KEYS = ("miou", "mf1_delta", "mf1_2delta")
+SEMANTIC_KEYS = ("miou", "mf1_delta", "mf1_2delta", "miou_at_gt")
 COVERAGE_EDGES = (1.0, 2.0, 4.0)
 """Band edges, in δ, of :func:`recall_by_coverage`: ground truth the input covers (within δ of an input point),
 near it (δ-2δ, 2δ-4δ), and in the input's holes (beyond 4δ)."""
@@ -130,7 +132,9 @@ def evaluate_scene(model, scene: ProtocolScene, cfg: EvalConfig | None = None, s
         with torch.no_grad():
             field = model.field(torch.from_numpy(scene.input_points))
             labels = field.semantics(torch.from_numpy(pred.astype(np.float32))).argmax(-1).numpy()
+            at_gt = field.semantics(torch.from_numpy(scene.gt_points.astype(np.float32))).argmax(-1).numpy()
         sem = semantic_metrics(pred, labels, scene.gt_points, scene.gt_labels, model.num_classes)
+        sem["miou_at_gt"] = mean_iou(at_gt, scene.gt_labels, model.num_classes)["miou"]
         result.update({k: sem[k] for k in SEMANTIC_KEYS})
         result["iou_per_class"] = sem["iou_per_class"]
     return result

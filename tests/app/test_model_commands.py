@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 import trimesh
 from conftest import REPO, shared_file
 from test_cli import run
@@ -90,6 +92,7 @@ def test_evaluate_writes_protocol_metrics_for_a_real_scannet_room(capsys, tmp_pa
 def test_evaluate_scores_the_semantic_head_on_labelled_scenes():
     from nir_core.data.io import load
     from nir_core.evaluate import EvalConfig, evaluate, prepare
+    from nir_core.metrics import mean_iou
     from nir_core.models.registry import from_bundle
 
     model = from_bundle(BUNDLE)  # its semantic head is untrained: only the plumbing is checked here
@@ -98,6 +101,11 @@ def test_evaluate_scores_the_semantic_head_on_labelled_scenes():
     assert scene.gt_labels is not None and len(scene.gt_labels) == len(scene.gt_points) == 50_000
     (row,) = evaluate(model, [scene], cfg)["scenes"]
     assert 0.0 <= row["miou"] <= 1.0 and 0.0 <= row["mf1_delta"] <= 1.0 and len(row["iou_per_class"]) == 20
+    # The labelling apart from the mesh: the head queried at the ground-truth points themselves.
+    with torch.no_grad():
+        field = model.field(torch.from_numpy(scene.input_points))
+        at_gt = field.semantics(torch.from_numpy(scene.gt_points.astype(np.float32))).argmax(-1).numpy()
+    assert row["miou_at_gt"] == pytest.approx(mean_iou(at_gt, scene.gt_labels, 20)["miou"])
 
 
 def test_bad_model_inputs_give_one_clear_line(capsys, tmp_path, labelled_bundle):
