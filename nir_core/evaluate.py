@@ -115,6 +115,10 @@ def recall_by_coverage(pred: np.ndarray, scene: ProtocolScene, delta: float = DE
 def evaluate_scene(model, scene: ProtocolScene, cfg: EvalConfig | None = None, semantic: bool = True) -> dict:
     """Runs the model on one prepared scene: metrics, timings and extraction statistics.
 
+    Besides the metrics, ``udf_at_gt`` (median and 90th percentile of the predicted distance at the ground-truth
+    points) and ``surface_level`` (the level the extractor meshed) tell a field that misses the surface from an
+    extraction that misses the field.
+
     ``semantic``: also score the semantic head (when the model has one and the scene is labelled); off for
     models whose semantic head was never trained (geometry-only bundles)."""
     cfg = cfg or EvalConfig()
@@ -124,15 +128,20 @@ def evaluate_scene(model, scene: ProtocolScene, cfg: EvalConfig | None = None, s
                                           ExtractJob(resolution=cfg.resolution), num_input=cfg.num_input)
     seconds = time.perf_counter() - start
     metrics, pred = score_mesh(mesh, scene, cfg)
+    gt = torch.from_numpy(scene.gt_points.astype(np.float32))
+    with torch.no_grad():
+        field = model.field(torch.from_numpy(scene.input_points))
+        udf_at_gt = field.udf(gt).numpy()
     result = {"scene": scene.name, **metrics, "seconds": round(seconds, 3),
-              "faces": int(len(mesh.faces)), "queries": report["extraction"]["queries"]}
+              "faces": int(len(mesh.faces)), "queries": report["extraction"]["queries"],
+              "surface_level": report["surface_level"],
+              "udf_at_gt": {"median": float(np.median(udf_at_gt)), "p90": float(np.quantile(udf_at_gt, 0.9))}}
     if pred is not None:
         result["recall_by_input_distance"] = recall_by_coverage(pred, scene)
     if semantic and model.num_classes and scene.gt_labels is not None and pred is not None and (scene.gt_labels >= 0).any():
         with torch.no_grad():
-            field = model.field(torch.from_numpy(scene.input_points))
             labels = field.semantics(torch.from_numpy(pred.astype(np.float32))).argmax(-1).numpy()
-            at_gt = field.semantics(torch.from_numpy(scene.gt_points.astype(np.float32))).argmax(-1).numpy()
+            at_gt = field.semantics(gt).argmax(-1).numpy()
         sem = semantic_metrics(pred, labels, scene.gt_points, scene.gt_labels, model.num_classes)
         sem["miou_at_gt"] = mean_iou(at_gt, scene.gt_labels, model.num_classes)["miou"]
         result.update({k: sem[k] for k in SEMANTIC_KEYS})

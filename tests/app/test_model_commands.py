@@ -82,6 +82,8 @@ def test_evaluate_writes_protocol_metrics_for_a_real_scannet_room(capsys, tmp_pa
     for row in (scannet, generated):
         assert 0.2 < row["f1_delta"] <= 1.0 and 0 < row["cd_l1"] < 0.05 and row["faces"] > 1000
         assert "miou" not in row  # a geometry-only bundle: its semantic head was never trained
+        # The trained field is near zero on the true surface (unit cube; a 256³ cell is 0.0039).
+        assert 0 <= row["udf_at_gt"]["median"] <= row["udf_at_gt"]["p90"] < 0.01 and row["surface_level"] < 0.005
         bands = row["recall_by_input_distance"]
         assert [b["band"] for b in bands] == ["0-1 δ", "1-2 δ", "2-4 δ", ">4 δ"]
         assert sum(b["share"] for b in bands) == pytest.approx(1.0)
