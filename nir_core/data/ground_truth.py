@@ -262,7 +262,6 @@ class PointsField(_GroundTruthField):
         return self.points[idx], idx, None if self.normals is None else self.normals[idx]
 
 
-
 SURFEL_NEIGHBOURS = 16
 """Neighbours fitted by the plane (PCA) that gives each surfel its normal."""
 SURFEL_RADIUS_NEIGHBOUR = 4
@@ -331,6 +330,7 @@ class SurfelsField(PointsField):
         rows = np.arange(len(q))
         return (np.ascontiguousarray(closest[rows, best], dtype=np.float32), idx[rows, best],
                 normal[rows, best])
+
 
 def face_labels_from_scan(scan: Scan) -> np.ndarray | None:
     """(F,) int64 per-face labels of ``scan.mesh`` from the scan's per-point labels, or None.
