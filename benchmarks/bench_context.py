@@ -150,7 +150,7 @@ def main() -> None:
 
     def bundle_of(run, name, context, encoder) -> Path:
         init = SHIPPED_GEOMETRY if encoder == "synthetic" else own_geometry
-        if not init.exists():  # a carried row's encoder lives in a run folder that did not survive
+        if encoder and not init.exists():  # a carried row's encoder lives in a run folder that did not survive
             raise SystemExit(f"the geometry encoder {init} (carried over) is gone; run again without --carry")
         if name is None:
             return init
