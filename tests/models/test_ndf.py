@@ -11,7 +11,7 @@ from torch import nn
 
 from nir_core.field import Field
 from nir_core.models.decoders.losses import clamped_l1
-from nir_core.models.ndf import NDFConfig, NDFModel, axis_offsets, sample_grids, voxelize
+from nir_core.models.ndf import NDFConfig, NDFModel, SlabConv3d, axis_offsets, sample_grids, voxelize
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +62,27 @@ def expected_parameters(cfg: NDFConfig) -> int:
 
 
 # ---------------------------------------------------------------- coordinates
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 8, 6, 5), (1, 3, 7, 4, 4), (2, 3, 8, 4, 4)])
+def test_slab_convolution_is_the_plain_convolution(shape):
+    """Split into two depth slabs (batch of one, even depth) or passed through (odd depth, batches): the same
+    output and the same gradients as nn.Conv3d with its weights."""
+    torch.manual_seed(0)
+    slab = SlabConv3d(shape[1], 5, 3, padding=1)
+    plain = nn.Conv3d(shape[1], 5, 3, padding=1)
+    plain.load_state_dict(slab.state_dict())
+    x = torch.randn(shape)
+    outputs, grads = [], []
+    for conv in (slab, plain):
+        xi = x.clone().requires_grad_()
+        y = conv(xi)
+        (y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum().backward()
+        outputs.append(y)
+        grads.append([xi.grad, conv.weight.grad, conv.bias.grad])
+    torch.testing.assert_close(outputs[0], outputs[1], atol=1e-5, rtol=1e-5)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
 def test_voxelize_puts_points_in_their_voxel_in_xyz_order():
@@ -132,6 +153,28 @@ def test_sample_grids_reads_the_voxel_at_its_centre_on_an_asymmetric_grid():
     assert got.shape == (1, len(idx), 1, 1)
     want = (100 * idx[:, 0] + 10 * idx[:, 1] + idx[:, 2]).float()
     torch.testing.assert_close(got.view(-1), want)
+
+
+@pytest.mark.parametrize("queries", [1000, 999])
+def test_sample_grids_spread_over_threads_is_the_same(queries):
+    """With two threads one scene's queries are sampled as two batch entries (grid_sample's CPU kernel runs
+    batch entries in parallel): the same features and grid gradients as in one piece (an odd count stays whole)."""
+    torch.manual_seed(0)
+    grids = [torch.randn(1, c, r, r, r, requires_grad=True) for c, r in [(4, 16), (8, 8)]]
+    points = torch.rand(1, queries, 7, 3) - 0.5
+    results = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for g in grids:
+            g.grad = None
+        f = sample_grids(grids, points)
+        (f * torch.linspace(-1, 1, f.numel()).view_as(f)).sum().backward()
+        results.append((f.detach(), [g.grad for g in grids]))
+    (f1, g1), (f2, g2) = results
+    assert f1.shape == (1, queries, 12, 7)
+    torch.testing.assert_close(f1, f2)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
 def test_sample_grids_is_trilinear_between_centres():
