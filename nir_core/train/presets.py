@@ -60,8 +60,7 @@ PRESETS: dict[str, Callable[[], TrainConfig]] = {
     # Contextualiser + semantic head on the frozen default geometry bundle (thesis ch. 6 §3.2).
     "pt-context": lambda: _cpu("context", init_from=GEOMETRY_BUNDLE, model={"context": {}}),
     # 64³ voxel grid plus each voxel's mean point offset (a 9 cm voxel is 3 δ; the offsets carry the sub-voxel
-    # position). 2,500 steps, the second half decaying: ~105 min on a slow Xeon (the occupancy-only grid took 46 min
-    # at ~1 step/s on an AMD EPYC).
+    # position). 2,500 steps, the second half decaying: 59 min on a 2-core Intel Xeon (assets/models/README.md).
     "ndf-geometry": lambda: _cpu("geometry", architecture="ndf", steps=2500, lr_decay_start=1250,
                                  model={"input_grid": "occupancy+offset"}),
     # Thesis ch. 5 on generated objects (15 classes, 8 material-part labels): encoders trained for reconstruction
