@@ -64,27 +64,6 @@ def expected_parameters(cfg: NDFConfig) -> int:
 # ---------------------------------------------------------------- coordinates
 
 
-@pytest.mark.parametrize("shape", [(1, 4, 8, 6, 5), (1, 3, 7, 4, 4), (2, 3, 8, 4, 4)])
-def test_slab_convolution_is_the_plain_convolution(shape):
-    """Split into two depth slabs (batch of one, even depth) or passed through (odd depth, batches): the same
-    output and the same gradients as nn.Conv3d with its weights."""
-    torch.manual_seed(0)
-    slab = SlabConv3d(shape[1], 5, 3, padding=1)
-    plain = nn.Conv3d(shape[1], 5, 3, padding=1)
-    plain.load_state_dict(slab.state_dict())
-    x = torch.randn(shape)
-    outputs, grads = [], []
-    for conv in (slab, plain):
-        xi = x.clone().requires_grad_()
-        y = conv(xi)
-        (y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum().backward()
-        outputs.append(y)
-        grads.append([xi.grad, conv.weight.grad, conv.bias.grad])
-    torch.testing.assert_close(outputs[0], outputs[1], atol=1e-5, rtol=1e-5)
-    for a, b in zip(*grads):
-        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
-
-
 def test_voxelize_puts_points_in_their_voxel_in_xyz_order():
     r = 10
     pts = torch.tensor([[[-0.45, 0.05, 0.45], [-0.44, 0.06, 0.44]],  # both in voxel (0, 5, 9)
@@ -312,6 +291,27 @@ def test_overfits_the_udf_of_a_sphere():
     first, last = losses[0], min(losses[-10:])
     print(f"NDF sphere fit: clamped L1 {first:.4f} -> {last:.5f} ({first / last:.0f}x) in 100 steps")
     assert last < first / 10
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 8, 6, 5), (1, 3, 7, 4, 4), (2, 3, 8, 4, 4)])
+def test_slab_convolution_is_the_plain_convolution(shape):
+    """Split into two depth slabs (batch of one, even depth) or passed through (odd depth, batches): the same
+    output and the same gradients as nn.Conv3d with its weights."""
+    torch.manual_seed(0)
+    slab = SlabConv3d(shape[1], 5, 3, padding=1)
+    plain = nn.Conv3d(shape[1], 5, 3, padding=1)
+    plain.load_state_dict(slab.state_dict())
+    x = torch.randn(shape)
+    outputs, grads = [], []
+    for conv in (slab, plain):
+        xi = x.clone().requires_grad_()
+        y = conv(xi)
+        (y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum().backward()
+        outputs.append(y)
+        grads.append([xi.grad, conv.weight.grad, conv.bias.grad])
+    torch.testing.assert_close(outputs[0], outputs[1], atol=1e-5, rtol=1e-5)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
 # ---------------------------------------------------------------- Field
