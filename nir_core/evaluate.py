@@ -24,8 +24,10 @@ from .data.scan import Scan
 from .extract.pipeline import ExtractJob, reconstruct_with_model
 from .metrics import DEFAULT_DELTA, mean_iou, nearest_distances, reconstruction_metrics, sample_points_for_eval, semantic_metrics
 
-RECONSTRUCTION_KEYS = ("cd_l1", "cd_l2", "f1_delta", "f1_2delta", "precision", "recall")
-"""Per scene: Chamfer L1 / L2, F1 at δ and 2δ, and F1-δ's precision (prediction near the truth) and recall."""
+RECONSTRUCTION_KEYS = ("cd_l1", "cd_l2", "f1_delta", "f1_2delta", "precision", "recall", "accuracy", "completeness")
+"""Per scene: Chamfer L1 / L2, F1 at δ and 2δ, F1-δ's precision (prediction near the truth) and recall, and CD-L1's
+two halves: accuracy (mean distance from the prediction to the truth) and completeness (from the truth to the
+prediction)."""
 SEMANTIC_KEYS = ("miou", "mf1_delta", "mf1_2delta", "miou_at_gt")
 COVERAGE_EDGES = (1.0, 2.0, 4.0)
 """Band edges, in δ, of :func:`recall_by_coverage`: ground truth the input covers (within δ of an input point),
