@@ -85,24 +85,31 @@ def min_area_triangulation(points: np.ndarray, forbidden: np.ndarray | None = No
     Returns (n - 2, 3) corner indices, each triangle ordered along the polygon (i < k < j) so all share the
     polygon's orientation; None when every triangulation needs a forbidden diagonal.
     """
-    x, y, z = np.asarray(points, dtype=np.float64).T.copy()  # contiguous coordinates: cheap gathers below
-    n = len(x)
+    p = np.asarray(points, dtype=np.float64)
+    n = len(p)
     blocked = np.zeros((n, n), dtype=bool) if forbidden is None else forbidden.copy()
     blocked[0, n - 1] = False  # the closing side is an edge of the polygon, not a diagonal
-    # The cost of sub-polygon i..j is kept twice, by its first corner (by_start[i, j - i]) and by its last
-    # (by_end[j, j - i]), so that for every i of one diagonal length both cost(i, k) and cost(k, j) over the
-    # splits k are plain slices rather than gathers: this loop is the hot spot of hole filling.
-    by_start = np.zeros((n, n))
-    by_end = np.zeros((n, n))
+    # Every array below is kept twice, by a pair's first corner (name_start[i, j - i]) and by its last
+    # (name_end[j, j - i]), so that for every i of one diagonal length the values over the splits k are plain
+    # slices rather than gathers: this loop is the hot spot of hole filling. Triangle areas come from the squared
+    # side lengths (|a x b|² = |a|²|b|² - (a.b)², a.b by the law of cosines), all precomputed once.
+    offsets = np.arange(n)
+    rows = np.minimum(offsets[:, None] + offsets[None, :], n - 1)  # (i, t) -> i + t, clipped (unused beyond n)
+    squared = ((p[:, None, :] - p[None, :, :]) ** 2).sum(axis=2)
+    sq_start = np.take_along_axis(squared, rows, axis=1)  # sq_start[i, t] = |p[i + t] - p[i]|²
+    sq_end = np.take_along_axis(squared, np.maximum(offsets[:, None] - offsets[None, :], 0), axis=1)
+    by_start = np.zeros((n, n))  # cost of the sub-polygon i..j, by its first corner
+    by_end = np.zeros((n, n))  # the same, by its last corner
     split = np.zeros((n, n), dtype=np.int64)
     for length in range(2, n):
         m = n - length
         i = np.arange(m)
-        k = i[:, None] + np.arange(1, length)  # (m, length - 1) the splits of each sub-polygon
-        ax, ay, az = (c[k] - c[:m, None] for c in (x, y, z))  # corner k relative to corner i
-        bx, by, bz = ((c[length:] - c[:m])[:, None] for c in (x, y, z))  # corner j relative to corner i
-        cx, cy, cz = ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
-        total = by_start[:m, 1:length] + by_end[length:, length - 1:0:-1] + 0.5 * np.sqrt(cx * cx + cy * cy + cz * cz)
+        ik = sq_start[:m, 1:length]  # (m, length - 1) |k - i|² over the splits k of each sub-polygon i..j
+        kj = sq_end[length:, length - 1:0:-1]  # |j - k|²
+        ij = sq_start[:m, length, None]  # |j - i|²
+        dot = 0.5 * (ik + ij - kj)
+        area = 0.5 * np.sqrt(np.maximum(ik * ij - dot * dot, 0.0))
+        total = by_start[:m, 1:length] + by_end[length:, length - 1:0:-1] + area
         best = total.argmin(axis=1)
         value = np.where(blocked[i, i + length], np.inf, total[i, best])
         by_start[:m, length] = value
@@ -122,10 +129,13 @@ def min_area_triangulation(points: np.ndarray, forbidden: np.ndarray | None = No
 
 
 def _agreement(vertices: np.ndarray, faces: np.ndarray, cycle: np.ndarray, local: np.ndarray,
-               beside: dict[tuple[int, int], int]) -> float:
+               along: np.ndarray, against: np.ndarray) -> float:
     """Mean cosine between each loop side's patch triangle and the face beside that side, both oriented to agree
     along the side. About 1 when the patch continues the surface across a hole, about -1 when it folds back over
-    the mesh (the cap of an open sheet's outer border lies on the same surface as the sheet)."""
+    the mesh (the cap of an open sheet's outer border lies on the same surface as the sheet).
+
+    along, against: (n,) the border face running each side ``c[i] -> c[i+1]`` the same way, or the other way;
+    -1 where there is none."""
     n = len(cycle)
     side_triangle = np.full(n, -1)
     a, b, c = local.T
@@ -134,15 +144,12 @@ def _agreement(vertices: np.ndarray, faces: np.ndarray, cycle: np.ndarray, local
     side_triangle[n - 1] = np.nonzero((a == 0) & (c == n - 1))[0][0]
     p = vertices[cycle[local]]
     patch_normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])[side_triangle]  # runs every side c[i] -> c[i+1]
-    found = []
-    for i, (u, v) in enumerate(zip(cycle.tolist(), np.roll(cycle, -1).tolist())):
-        # A face running the side the same way as the patch is oriented against it: its normal counts negated.
-        face, flip = (beside[(u, v)], -1.0) if (u, v) in beside else (beside.get((v, u)), 1.0)
-        if face is not None:
-            found.append((i, face, flip))
-    if not found:
+    # A face running the side the same way as the patch is oriented against it: its normal counts negated.
+    neighbour = np.where(along >= 0, along, against)
+    sides = np.nonzero(neighbour >= 0)[0]
+    if not len(sides):
         return 0.0
-    sides, neighbour, sign = (np.asarray(column) for column in zip(*found))
+    neighbour, sign = neighbour[sides], np.where(along[sides] >= 0, -1.0, 1.0)
     q = vertices[faces[neighbour]]
     normal = np.cross(q[:, 1] - q[:, 0], q[:, 2] - q[:, 0])
     patch = patch_normal[sides]
@@ -177,8 +184,17 @@ def fill_holes(mesh: trimesh.Trimesh, udf: Callable[[np.ndarray], np.ndarray], c
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
     table = edge_table(faces)
     cycles, directed, owner_face = boundary_cycles(faces, table)
-    beside = {(int(a), int(b)): int(f) for (a, b), f in zip(directed, owner_face)}
+    # Border sides by directed key, for vectorised lookups; of repeated sides (non-manifold) the last one counts.
     n_key = int(faces.max()) + 1
+    side_keys = directed[:, 0] * n_key + directed[:, 1]
+    order = np.argsort(side_keys, kind="stable")
+    side_keys, side_face = side_keys[order], np.asarray(owner_face)[order]
+
+    def beside(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The border face running ``u -> v`` for each pair, -1 where none does."""
+        keys = u * n_key + v
+        slot = np.maximum(np.searchsorted(side_keys, keys, side="right") - 1, 0)
+        return np.where(side_keys[slot] == keys, side_face[slot], -1) if len(side_keys) else np.full(len(u), -1)
     existing_keys = table.edges[:, 0] * n_key + table.edges[:, 1]  # sorted: edge_table's edges come from np.unique
     patches, samples, owner = [], [], []
     for cycle in cycles:
@@ -197,10 +213,12 @@ def fill_holes(mesh: trimesh.Trimesh, udf: Callable[[np.ndarray], np.ndarray], c
             diagonal = (steps[:, e] != 1) & (steps[:, e] != len(cycle) - 1)
             probes.append(0.5 * (corners[diagonal, p] + corners[diagonal, q]))
         tri = cycle[local]
-        agreement = _agreement(vertices, faces, cycle, local, beside)
+        ahead = np.roll(cycle, -1)
+        along, against = beside(cycle, ahead), beside(ahead, cycle)
+        agreement = _agreement(vertices, faces, cycle, local, along, against)
         if agreement <= 0:
             continue  # the patch folds back over the faces around the loop: an outer border, not a hole
-        if sum((int(a), int(b)) in beside for a, b in zip(cycle, np.roll(cycle, -1))) * 2 > len(cycle):
+        if (along >= 0).sum() * 2 > len(cycle):
             tri = tri[:, ::-1]  # the faces beside the loop run it c[i] -> c[i+1]: the patch runs it back
         probes = np.concatenate(probes)
         patches.append(tri)
