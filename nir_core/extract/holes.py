@@ -89,12 +89,12 @@ def min_area_triangulation(points: np.ndarray, forbidden: np.ndarray | None = No
     n = len(p)
     blocked = np.zeros((n, n), dtype=bool) if forbidden is None else forbidden.copy()
     blocked[0, n - 1] = False  # the closing side is an edge of the polygon, not a diagonal
-    # Every array below is kept twice, by a pair's first corner (name_start[i, j - i]) and by its last
-    # (name_end[j, j - i]), so that for every i of one diagonal length the values over the splits k are plain
+    # Every per-pair array below is kept twice, by the pair's first corner (``*_start[i, j - i]``) and by its last
+    # (``*_end[j, j - i]``), so that for every i of one diagonal length the values over the splits k are plain
     # slices rather than gathers: this loop is the hot spot of hole filling. Triangle areas come from the squared
     # side lengths (|a x b|² = |a|²|b|² - (a.b)², a.b by the law of cosines), all precomputed once.
     offsets = np.arange(n)
-    rows = np.minimum(offsets[:, None] + offsets[None, :], n - 1)  # (i, t) -> i + t, clipped (unused beyond n)
+    rows = np.minimum(offsets[:, None] + offsets[None, :], n - 1)  # (i, t) -> i + t; entries past n are never read
     squared = ((p[:, None, :] - p[None, :, :]) ** 2).sum(axis=2)
     sq_start = np.take_along_axis(squared, rows, axis=1)  # sq_start[i, t] = |p[i + t] - p[i]|²
     sq_end = np.take_along_axis(squared, np.maximum(offsets[:, None] - offsets[None, :], 0), axis=1)
@@ -194,7 +194,7 @@ def fill_holes(mesh: trimesh.Trimesh, udf: Callable[[np.ndarray], np.ndarray], c
         """The border face running ``u -> v`` for each pair, -1 where none does."""
         keys = u * n_key + v
         slot = np.maximum(np.searchsorted(side_keys, keys, side="right") - 1, 0)
-        return np.where(side_keys[slot] == keys, side_face[slot], -1) if len(side_keys) else np.full(len(u), -1)
+        return np.where(side_keys[slot] == keys, side_face[slot], -1)
     existing_keys = table.edges[:, 0] * n_key + table.edges[:, 1]  # sorted: edge_table's edges come from np.unique
     patches, samples, owner = [], [], []
     for cycle in cycles:
