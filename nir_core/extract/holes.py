@@ -97,7 +97,7 @@ def min_area_triangulation(points: np.ndarray, forbidden: np.ndarray | None = No
     rows = np.minimum(offsets[:, None] + offsets[None, :], n - 1)  # (i, t) -> i + t; entries past n are never read
     squared = ((p[:, None, :] - p[None, :, :]) ** 2).sum(axis=2)
     sq_start = np.take_along_axis(squared, rows, axis=1)  # sq_start[i, t] = |p[i + t] - p[i]|²
-    sq_end = np.take_along_axis(squared, np.maximum(offsets[:, None] - offsets[None, :], 0), axis=1)
+    sq_end = np.take_along_axis(squared, np.maximum(offsets[:, None] - offsets[None, :], 0), axis=1)  # |p[j] - p[j - t]|²
     by_start = np.zeros((n, n))  # cost of the sub-polygon i..j, by its first corner
     by_end = np.zeros((n, n))  # the same, by its last corner
     split = np.zeros((n, n), dtype=np.int64)
