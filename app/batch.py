@@ -18,10 +18,12 @@ import numpy as np
 
 from nir_core.atomic import atomic_write_json
 from nir_core.errors import NIRStudioError
+from nir_core.pipeline import STAGES as PIPELINE_STAGES
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
 FORMATS = ("glb", "ply", "npz")
-STAGES = ("load", "encode", "extract", "label", "export")
+STAGES = ("load", *PIPELINE_STAGES, "export")
+"""Stages of one input as ``on_stage`` announces them: loading, the pipeline's, then writing the files."""
 
 
 @dataclass
@@ -117,33 +119,6 @@ def output_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def model_bytes(path: Path) -> int:
-    """The model's size on disk: the ``.nirz`` file, or the bundle folder's files."""
-    path = Path(path)
-    return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.iterdir() if f.is_file())
-
-
-def load_model(path: Path, labels: bool | None = None):
-    """A bundle's model, its label set (None when it has no trained semantic head) and whether to label:
-    ``labels`` None means "when the bundle can"; True with a bundle that cannot raises."""
-    from nir_core.bundle import ModelBundle
-    from nir_core.data.labels import LabelSet
-    from nir_core.models.registry import from_bundle
-
-    if Path(path).suffix.lower() == ".nirz":
-        from compress.workflow import model_from_file
-
-        model, bundle = model_from_file(path)
-    else:
-        bundle = ModelBundle.load(path)
-        model = from_bundle(bundle, source=path)
-    label_set = LabelSet.from_json(bundle.label_set) if bundle.label_set else None
-    if labels and label_set is None:
-        raise NIRStudioError(f"{path}: this bundle has no trained semantic head, so it cannot label (use a joint "
-                             "or context bundle, or turn labels off)")
-    return model, label_set, (label_set is not None if labels is None else labels)
-
-
 def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None,
               on_stage: Callable[[str, str], None] | None = None) -> list[FileResult]:
     """Reconstructs every input of this shard; returns one result per input of the shard.
@@ -154,7 +129,10 @@ def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None
     names = output_names(paths)
     i, n = job.shard
     mine = list(zip(paths, names))[i::n]
-    model, label_set, labels = load_model(job.model, job.labels)
+    from nir_core.pipeline import Pipeline, PipelineConfig, load_model
+
+    model = load_model(job.model)
+    Pipeline(PipelineConfig(labels=job.labels), model)  # a model that cannot label as asked fails before any input
     job.out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for path, name in mine:
@@ -166,9 +144,8 @@ def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None
             start = time.perf_counter()
             try:
                 result.outputs = reconstruct_file(
-                    path, job.out_dir, name, model, job.model, resolution=job.resolution, labels=labels,
-                    label_set=label_set, formats=job.formats,
-                    on_stage=lambda stage, name=name: on_stage and on_stage(name, stage))
+                    path, job.out_dir, name, model, PipelineConfig(resolution=job.resolution, labels=job.labels),
+                    formats=job.formats, on_stage=lambda stage, name=name: on_stage and on_stage(name, stage))
                 result.status = "done"
             except (NIRStudioError, ValueError, OSError) as exc:
                 result.status, result.reason = "failed", str(exc)
@@ -179,63 +156,39 @@ def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None
     return results
 
 
-def reconstruct_file(path: Path, out_dir: Path, name: str, model, model_path: Path, resolution: int = 256,
-                     labels: bool = False, label_set=None, formats: tuple[str, ...] = ("glb", "ply"),
-                     on_stage: Callable[[str], None] | None = None, scan=None,
-                     load_seconds: float = 0.0) -> list[str]:
+def reconstruct_file(path: Path, out_dir: Path, name: str, model, cfg=None, formats: tuple[str, ...] = ("glb", "ply"),
+                     on_stage: Callable[[str], None] | None = None, scan=None, load_seconds: float = 0.0) -> list[str]:
     """One input -> ``out_dir/name.{formats}`` and ``out_dir/name.json`` (written last); returns the mesh files.
 
+    ``model``: a :class:`~nir_core.pipeline.LoadedModel`; ``cfg``: the :class:`~nir_core.pipeline.PipelineConfig`.
     ``on_stage`` is called with each of :data:`STAGES` as it starts; ``scan``: ``path`` already loaded (in
-    ``load_seconds``). Raises
-    :class:`NIRStudioError` (bad file) or ``ValueError`` without writing the report.
+    ``load_seconds``). Raises :class:`NIRStudioError` (bad file) or ``ValueError`` without writing the report.
     """
     from nir_core.data.io import load, save_scan
     from nir_core.data.scan import Scan
-    from nir_core.extract.pipeline import ExtractJob, reconstruct_with_model
+    from nir_core.pipeline import Pipeline
 
     stage = on_stage or (lambda what: None)
     stage("load")
     start = time.perf_counter()
     scan = scan if scan is not None else load(path)
     loaded = time.perf_counter() - start + load_seconds
-    mesh, report = reconstruct_with_model(scan, model, ExtractJob(resolution=resolution), labels=labels,
-                                          label_set=label_set, on_stage=stage)
+    result = Pipeline(cfg, model, on_stage=stage).run(scan)
+    mesh, report, labels = result.mesh, result.report, result.vertex_labels
     stage("export")
     start = time.perf_counter()
-    vertex_labels = mesh.vertex_attributes.get("label") if labels else None
-    result = Scan(points=np.asarray(mesh.vertices, np.float32), mesh=mesh, labels=vertex_labels,
-                  label_set=label_set if labels else None,
-                  colors=label_set.colorize(vertex_labels) if labels else None)
-    outputs = [str(save_scan(result, out_dir / f"{name}.{fmt}")) for fmt in formats]
+    label_set = model.label_set if labels is not None else None
+    written = Scan(points=np.asarray(mesh.vertices, np.float32), mesh=mesh, labels=labels, label_set=label_set,
+                   colors=label_set.colorize(labels) if label_set is not None else None)
+    outputs = [str(save_scan(written, out_dir / f"{name}.{fmt}")) for fmt in formats]
     report["timings_s"] = {"load": round(loaded, 4), **report["timings_s"],
                            "export": round(time.perf_counter() - start, 4)}
-    report.update(input=str(path), outputs=outputs, model=str(model_path), input_stats=_input_stats(scan),
-                  model_bytes=model_bytes(model_path))
+    report.update(input=str(path), outputs=outputs, model=str(model.path), model_format=model.format,
+                  input_stats=_input_stats(scan), model_bytes=model.size_bytes)
     if scan.labels is not None and scan.label_set is not None:
         report["input_label_histogram"] = scan.label_histogram()
-    if scan.has_faces and len(mesh.faces):
-        report["metrics_vs_input_mesh"] = mesh_metrics(scan, mesh)
     atomic_write_json(out_dir / f"{name}.json", report)  # last: its existence marks the input done
     return outputs
-
-
-def mesh_metrics(scan, mesh, reference=None) -> dict:
-    """The thesis's metrics of ``mesh`` against ``reference`` (default: the input's own surface), both given in
-    the input's frame and scored in its unit cube."""
-    from nir_core.metrics import reconstruction_metrics, sample_points_for_eval
-
-    unit = scan.normalised()
-
-    def in_unit_cube(m):
-        m = m.copy()
-        m.vertices = unit.normalisation.apply(np.asarray(m.vertices, np.float64))
-        return m
-
-    out = in_unit_cube(mesh)
-    gt = sample_points_for_eval(unit.mesh if reference is None else in_unit_cube(reference), 100_000, seed=0)[0]
-    pred = sample_points_for_eval(out, 100_000, seed=1)[0]
-    m = reconstruction_metrics(pred, gt)
-    return {k: m[k] for k in ("cd_l1", "cd_l2", "f1_delta", "f1_2delta", "precision", "recall")}
 
 
 def _input_stats(scan) -> dict:
@@ -243,5 +196,3 @@ def _input_stats(scan) -> dict:
     return {"points": int(len(scan)), "faces": int(len(scan.mesh.faces)) if scan.has_faces else 0,
             "bounds_min": [float(v) for v in lo], "bounds_max": [float(v) for v in hi],
             "has_labels": scan.labels is not None, "has_colors": scan.colors is not None}
-
-

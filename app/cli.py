@@ -147,13 +147,16 @@ def extract(
 ):
     """Mesh the unsigned distance field of a scan or mesh ("mesh my scan's distance field"), or with --model the
     field a trained model predicts from it."""
+    import numpy as np
+
     from nir_core.atomic import atomic_write_json
     from nir_core.data.io import load, save_scan
     from nir_core.data.scan import Scan
-    from nir_core.extract.pipeline import ExtractJob, extract_scan
+    from nir_core.pipeline import Pipeline, PipelineConfig, load_model
 
     try:
-        job = ExtractJob(method=method, resolution=resolution, min_component_area=min_component_area)
+        cfg = PipelineConfig(method=method, resolution=resolution, min_component_area=min_component_area, labels=False,
+                             score=False)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if output.suffix.lower() not in (".ply", ".obj", ".glb", ".off", ".stl"):
@@ -162,15 +165,8 @@ def extract(
     if model is not None and method != "udf-mc":
         raise typer.BadParameter("a trained model's field is meshed with udf-mc", param_hint="--method")
     with err.status(f"extracting {input_path.name} at {resolution}³ ({method})"):
-        if model is None:
-            mesh, rep = extract_scan(scan, job)
-        else:
-            from app.batch import load_model
-            from nir_core.extract.pipeline import reconstruct_with_model
-
-            mesh, rep = reconstruct_with_model(scan, load_model(model, labels=False)[0], job)
-    import numpy as np
-
+        result = Pipeline(cfg, load_model(model) if model is not None else None).run(scan)
+    mesh, rep = result.mesh, result.report
     save_scan(Scan(points=np.asarray(mesh.vertices, np.float32), mesh=mesh), output)
     rep["input"], rep["output"] = str(input_path), str(output)
     if report is not None:
@@ -253,17 +249,19 @@ def evaluate(
     points; mIoU and mF1 when the model and the data are labelled."""
     import json
 
-    from app.batch import expand_inputs, load_model
+    from app.batch import expand_inputs
     from nir_core.atomic import atomic_write_json
     from nir_core.data.io import load
     from nir_core.data.labels import require_label_set
     from nir_core.data.synthetic import generate_room
-    from nir_core.evaluate import EvalConfig, prepare
-    from nir_core.evaluate import evaluate as run
+    from nir_core.pipeline import load_model
+    from nir_core.protocol import EvalConfig, prepare
+    from nir_core.protocol import evaluate as run
 
     if not data and rooms <= 0:
         raise typer.BadParameter("give scans to evaluate on, or --rooms N for generated rooms", param_hint="DATA")
-    net, model_labels, _ = load_model(model)
+    loaded = load_model(model)
+    net, model_labels = loaded.model, loaded.label_set
     cfg = EvalConfig(num_input=num_input, resolution=resolution)
     scans = []
     for path in expand_inputs(list(data or [])):

@@ -24,6 +24,7 @@ from nir_core.data.labels import palette
 from nir_core.data.sampling import SamplingConfig, make_udf_samples
 from nir_core.data.summary import scan_summary
 from nir_core.metrics import reconstruction_metrics, sample_points_for_eval
+from nir_core.protocol import EVAL_POINTS
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "samples"
 
@@ -73,7 +74,7 @@ def process_scan(path: Path, out_dir: Path, cfg: SamplingConfig) -> dict:
             gt = load(gt_mesh_path, require_faces=True)
             gt_unit_mesh = gt.mesh.copy()
             gt_unit_mesh.apply_transform(unit.normalisation.matrix())
-            gt_points, _ = sample_points_for_eval(gt_unit_mesh, n=100_000, seed=cfg.seed)
+            gt_points, _ = sample_points_for_eval(gt_unit_mesh, n=EVAL_POINTS, seed=cfg.seed)
             cov = reconstruction_metrics(unit.points, gt_points)
         report["scan_vs_ground_truth"] = {
             "ground_truth": str(gt_mesh_path),

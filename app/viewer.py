@@ -90,15 +90,15 @@ def is_model(path: Path) -> bool:
 def reconstructed(paths: list[Path], model_path: Path, out_dir: Path, resolution: int = 256) -> list[Path]:
     """Each scan reconstructed (and labelled, when the model can) by the bundle or ``.nirz`` at ``model_path``;
     returns the PLY results in ``out_dir``, named after the model so the geometry list tells them apart."""
-    from app.batch import load_model, reconstruct_file
+    from app.batch import reconstruct_file
+    from nir_core.pipeline import PipelineConfig, load_model
 
-    model, label_set, labels = load_model(Path(model_path))
+    model = load_model(Path(model_path))
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for path in paths:
         name = f"{Path(path).stem} ({Path(model_path).name})"
-        results.append(Path(reconstruct_file(Path(path), out_dir, name, model, Path(model_path), resolution=resolution,
-                                             labels=labels, label_set=label_set if labels else None,
+        results.append(Path(reconstruct_file(Path(path), out_dir, name, model, PipelineConfig(resolution=resolution),
                                              formats=("ply",))[0]))
     return results
 

@@ -1,15 +1,8 @@
 """Quantised encoders: reconstruction quality against the size of the compressed file on disk.
 
-``--plan ndf`` is the thesis's ch. 3 Table 3.5 analogue on the NDF bundle: the encoder's 11 conv layers at uniform
-8 / 5 / 2 / 1 bits and at decreasing / increasing per-layer schedules, with K-means and min-max (the decoder stays
-float). ``--plan pt`` quantises every Linear layer of the labelled Point Transformer bundle (encoder,
-contextualiser, decoders) with K-means against the uniform quantisers at 8 / 4 / 3 / 2 bits. Each row quantises
-the bundle post-training (or after ``--finetune-steps`` of quantisation-aware training of the whole model on the
-bundle's own data), writes the ``.nirz``, loads the model back from that file and scores it by the thesis protocol
-(``nir_core.evaluate``: 10k input points, CD-L1 x1e2, CD-L2 x1e4, F1-δ, and mF1-δ / mIoU when the model labels) on
-held-out generated rooms and ScanNet scene0000_00. Size is the file's size on disk (the float32 row: the bundle
-folder); "encoder" is the encoder's share before entropy coding, the memory the thesis's table reports. A
-size-vs-quality plot is saved as docs/compress_PLAN[_qat].png.
+``--plan ndf`` quantises the NDF bundle's encoder, ``--plan pt`` the whole labelled Point Transformer bundle;
+:data:`PLANS` and :data:`METHOD` say what each plan's rows are and how each row is scored (the text of its section
+in docs/RESULTS.md).
 
 Run: ``.venv/bin/python benchmarks/bench_compress.py --plan ndf|pt [--rooms 2] [--resolution 128]
 [--finetune-steps 0] [--only "2 bits" ...] [--carry]``; with fine-tuning the results are compress_PLAN_qat.
@@ -30,8 +23,8 @@ from nir_core.bundle import ModelBundle
 from nir_core.data.io import load
 from nir_core.data.synthetic import generate_room
 from nir_core.errors import FieldError
-from nir_core.evaluate import EvalConfig, evaluate, prepare
 from nir_core.models.registry import from_bundle
+from nir_core.protocol import EvalConfig, evaluate, prepare
 
 SHARED = REPO.parent / "shared" / "data"
 MODELS = REPO / "assets" / "models"
@@ -39,6 +32,20 @@ ENCODER = ("encoder.", "parts.encoder.")
 """State-dict prefixes of the encoder (NDF, Point Transformer models)."""
 NDF_SCHEDULES = ["888 777 666 55", "555 666 777 88", "222 444 666 88", "111 222 333 44"]
 """Per-layer bits of the NDF encoder's 11 conv layers (thesis Table 3.5's strings), first layer first."""
+PLANS = {
+    "ndf": "Thesis ch. 3 Table 3.5 analogue on the NDF bundle: the encoder's 11 conv layers at uniform 8 / 5 / 2 / 1 "
+           "bits and at decreasing / increasing per-layer schedules, with K-means and min-max (the decoder stays float).",
+    "pt": "Every Linear layer of the labelled Point Transformer bundle (encoder, contextualiser, decoders) quantised with "
+          "K-means against the uniform quantisers at 8 / 4 / 3 / 2 bits.",
+}
+"""What each plan's rows quantise."""
+METHOD = ("Each row quantises the bundle {how}, writes the ``.nirz``, loads the model back from that file and scores it "
+          "by the thesis protocol (``nir_core.protocol``: 10k input points, CD-L1 x1e2, CD-L2 x1e4, F1-δ, and mF1-δ / "
+          "mIoU when the model labels) on held-out generated rooms and ScanNet scene0000_00. Size is the file's size on "
+          "disk (the float32 row: the bundle folder); \"encoder\" is the encoder's share before entropy coding, the "
+          "memory the thesis's table reports. A size-vs-quality plot is saved as docs/{name}.png.")
+"""How every row is made and scored; ``how``: post-training or after quantisation-aware training."""
+QAT = "after {steps} steps of quantisation-aware training (task {task}) on the bundle's own data"
 
 
 def ndf_rows(model) -> list[tuple[str, str, dict]]:
@@ -151,7 +158,9 @@ def main() -> None:
     title = {"ndf": "Quantising the NDF encoder (thesis ch. 3 Table 3.5 analogue)",
              "pt": "Quantising the labelled Point Transformer bundle"}[args.plan]
     exp = Experiment(name=name, title=title + (f", {args.finetune_steps} QAT steps" if args.finetune_steps else ""),
-                     description=__doc__.split("\n\n")[1].replace("\n", " "))
+                     description=PLANS[args.plan] + " " + METHOD.format(
+                         how=QAT.format(steps=args.finetune_steps, task=args.finetune_task) if args.finetune_steps
+                         else "post-training", name=name))
     bundle = ModelBundle.load(bundle_path)
     semantic = bundle.label_set is not None
     float_model = from_bundle(bundle, source=bundle_path)

@@ -1,20 +1,10 @@
 """Thesis ch. 6 Tables 1-3 analogues: what each way of adding semantics costs and gains.
 
-Rows of Table 1: Geometric only (a geometry bundle, no labels), Baseline (joint: encoder + UDF + semantic heads from
-scratch with uncertainty weighting), Frozen encoder (semantic head on the frozen geometry encodings), Unfrozen
-encoder (the geometry encoder fine-tuned on cross-entropy alone), Context features (contextualiser + semantic head
-on the frozen geometry encodings). ``--data synthetic``: trained on generated rooms (the Geometric-only and, at
-its 2,000 steps, the Context row are the shipped pt-geometry and pt-context bundles), tested on held-out generated
-rooms; ``--data scannet``: every row trained on the ScanNet scenes 0001-0008 in ../shared/data (validated on 0009;
-the geometry encoder trained here too) and tested on scene0000_00 at full resolution. ``--table 2`` (cross
-training, ScanNet test): a contextualiser trained on the ScanNet scenes on top of the synthetic-room geometry
-encoder (trained without labels) against one on top of a geometry encoder trained on the ScanNet scenes only.
-``--table 3``: the contextualiser's ablations on generated rooms (an MLP module; 3 scales; l = 1, 2, 4; the
-thesis's more blocks, more channels, both), each trained like the Context row. Each trained row is a resumable
-run of the training engine (re-running the command continues unfinished runs); every row is scored by the thesis protocol
-(``nir_core.evaluate``: 10k input points, mesh at 256³, CD-L1 x1e2, F1-δ, and mF1-δ / mIoU of the labelled mesh
-against 100k labelled ground-truth points; "mIoU at GT points" queries the semantic head at the ground-truth points
-themselves, which scores the labelling apart from what the mesh misses).
+``--table 1`` compares five ways to get labels from one reconstruction encoder, on generated rooms
+(``--data synthetic``) or on the ScanNet scenes in ../shared/data (``--data scannet``); ``--table 2`` trains the
+contextualiser on ScanNet on top of encoders trained on either data; ``--table 3`` ablates the contextualiser.
+:data:`DESCRIPTIONS` says what each table's rows are (the text of its section in docs/RESULTS.md). Each trained row
+is a resumable run of the training engine (re-running the command continues unfinished runs).
 
 Run: ``.venv/bin/python benchmarks/bench_context.py [--table 1|2|3] [--data synthetic|scannet] [--steps 2000]
 [--joint-steps 8000] [--geometry-steps 4000] [--rooms 3] [--carry]``
@@ -31,8 +21,8 @@ from results import REPO, Experiment, Table, carried_rows, carry_note, training_
 from nir_core.bundle import ModelBundle
 from nir_core.data.io import load
 from nir_core.data.synthetic import generate_room
-from nir_core.evaluate import EvalConfig, evaluate, prepare
 from nir_core.models.registry import from_bundle
+from nir_core.protocol import EvalConfig, evaluate, prepare
 from nir_core.train import train
 from nir_core.train.presets import preset
 
@@ -73,6 +63,33 @@ TABLE3 = [
     ("More blocks & channels", "ctx-blocks-channels", "pt-context", {"blocks": MORE_BLOCKS, "channels": MORE_CHANNELS},
      "own"),
 ]
+
+
+DESCRIPTIONS = {
+    (1, "synthetic"): "Thesis ch. 6 Table 1 on generated rooms: five ways to add semantics to one reconstruction "
+                      "encoder. Geometric only: the shipped pt-geometry bundle (no labels). Baseline (joint): encoder, "
+                      "UDF and semantic heads trained together from scratch with uncertainty weighting. Frozen encoder: "
+                      "a semantic head on the frozen geometry encodings. Unfrozen encoder: the geometry encoder "
+                      "fine-tuned on cross-entropy alone. Context features: the contextualiser and a semantic head on the "
+                      "frozen geometry encodings (at its 2,000 steps, the shipped pt-context bundle). Tested on held-out "
+                      "generated rooms.",
+    (1, "scannet"): "Thesis ch. 6 Table 1 on ScanNet: the five rows of the generated-room table, every one (the "
+                    "geometry encoder too) trained on ScanNet scenes 0001-0008 from ../shared/data, validated on scene "
+                    "0009 and tested on scene0000_00 at full resolution.",
+    (2, "scannet"): "Thesis ch. 6 Table 2, cross training: a contextualiser trained on ScanNet scenes 0001-0008 on top "
+                    "of the generated-room geometry encoder (the shipped pt-geometry, trained without labels) against "
+                    "one on top of a geometry encoder trained on those ScanNet scenes only, each beside its encoder's "
+                    "geometry-only row; tested on scene0000_00 at full resolution.",
+    (3, "synthetic"): "Thesis ch. 6 Table 3, the contextualiser's ablations on generated rooms: the thesis module "
+                      "(l = 4 context features), an MLP module, 3 scales instead of 5, l = 1 and 2, and the thesis's "
+                      "larger modules (more blocks, more channels, both), each trained like Table 1's Context row on the "
+                      "frozen geometry encoder and tested on held-out generated rooms.",
+}
+"""What each table measures, by (table, data): the description its results JSON and docs/RESULTS.md carry."""
+PROTOCOL = ("Every row is scored by the thesis protocol (``nir_core.protocol``: 10k input points, mesh at 256³; CD-L1 "
+            "x1e2 and F1-δ of the mesh, mF1-δ / mIoU of the labelled mesh against 100k labelled ground-truth points; "
+            "\"mIoU at GT points\" queries the semantic head at the ground-truth points themselves, which scores the "
+            "labelling apart from what the mesh misses).")
 
 
 def context_parameters(model) -> int | None:
@@ -130,7 +147,7 @@ def main() -> None:
              2: "Cross training: generated-room encoder, ScanNet contextualiser (thesis ch. 6 Table 2)",
              3: "Contextualiser ablations (thesis ch. 6 Table 3)"}[args.table]
     name = f"context_table{args.table}" + ("_scannet" if args.table == 1 and data == "scannet" else "")
-    exp = Experiment(name=name, title=title, description=__doc__.split("\n\n")[1].replace("\n", " "))
+    exp = Experiment(name=name, title=title, description=f"{DESCRIPTIONS[args.table, data]} {PROTOCOL}")
     cfg = EvalConfig(resolution=args.resolution)
     runs = args.runs / data
     if data == "synthetic":

@@ -27,8 +27,8 @@ from results import REPO, Experiment, Table, carried_rows, carry_note, training_
 from nir_core.bundle import ModelBundle
 from nir_core.data.scan import Scan
 from nir_core.data.synthetic.objects import OBJECT_CLASSES, generate_object
-from nir_core.evaluate import EvalConfig, evaluate, prepare
 from nir_core.models.registry import from_bundle
+from nir_core.protocol import EvalConfig, evaluate, prepare
 from nir_core.train import train
 from nir_core.train.data import SyntheticObjectSource, UDFSceneDataset
 from nir_core.train.engine import validate

@@ -30,9 +30,9 @@ from results import REPO, Experiment, Table, training_time
 from nir_core.bundle import ModelBundle
 from nir_core.data.io import load
 from nir_core.data.synthetic import generate_room
-from nir_core.evaluate import RECONSTRUCTION_KEYS, EvalConfig, evaluate_scene, prepare, recall_by_coverage, score_mesh
 from nir_core.metrics import reconstruction_metrics
 from nir_core.models.registry import from_bundle
+from nir_core.protocol import RECONSTRUCTION_KEYS, EvalConfig, evaluate_scene, prepare, recall_by_coverage, score_mesh
 
 SHARED = REPO.parent / "shared" / "data"
 

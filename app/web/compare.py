@@ -10,7 +10,7 @@ No ``from __future__ import annotations`` here: Gradio finds the ``gr.Request`` 
 import json
 from pathlib import Path
 
-from app.batch import mesh_metrics, model_bytes, reconstruct_file
+from app.batch import reconstruct_file
 
 from . import WebConfig, session_folder
 from .previews import legend_html
@@ -27,6 +27,8 @@ def run_comparison(cfg: WebConfig, models: Models, source: Path, float_name: str
     import trimesh
 
     from compress.workflow import CompressConfig, compress_bundle
+    from nir_core.pipeline import PipelineConfig
+    from nir_core.protocol import mesh_metrics
 
     step = progress or (lambda fraction, desc="": None)
     step(0.02, desc="load")
@@ -44,17 +46,16 @@ def run_comparison(cfg: WebConfig, models: Models, source: Path, float_name: str
         compress_bundle(float_path, compressed_path, CompressConfig(quantiser=quantiser, bits=int(bits)), progress=False)
     sides = {}
     for i, (side, path) in enumerate((("float", float_path), ("compressed", compressed_path))):
-        model, label_set = models.at(path)
-        labels = want_labels and label_set is not None
+        model = models.at(path)
         folder = work / side
         folder.mkdir(exist_ok=True)
         step(0.1 + 0.4 * i, desc=f"reconstruct with the {side} model")
-        outputs = reconstruct_file(source, folder, source.stem, model, path, resolution=resolution, labels=labels,
-                                   label_set=label_set if labels else None, formats=("glb", "ply"), scan=scan,
-                                   load_seconds=load_seconds)
+        outputs = reconstruct_file(source, folder, source.stem, model,
+                                   PipelineConfig(resolution=resolution, labels=want_labels and model.can_label),
+                                   formats=("glb", "ply"), scan=scan, load_seconds=load_seconds)
         report = json.loads((folder / f"{source.stem}.json").read_text())
         sides[side] = {"glb": Path(outputs[0]), "mesh": trimesh.load(outputs[1], process=False), "report": report,
-                       "bytes": model_bytes(path), "path": path}
+                       "bytes": model.size_bytes, "path": path}
     step(0.95, desc="compare")
     float_side, comp_side = sides["float"], sides["compressed"]
     summary = {"model size on disk (bytes)": {"float": float_side["bytes"], "compressed": comp_side["bytes"]},

@@ -5,7 +5,7 @@ No ``from __future__ import annotations`` here: Gradio finds the ``gr.Request`` 
 import time
 from pathlib import Path
 
-from app.batch import load_model, reconstruct_file
+from app.batch import reconstruct_file
 from app.demo import default_inputs
 
 from . import MB, WebConfig, session_folder
@@ -14,7 +14,9 @@ from .previews import legend_html, points_glb
 UPLOAD_TYPES = [".ply", ".obj", ".off", ".stl", ".glb", ".npy", ".npz", ".txt", ".xyz", ".pts"]
 JOBS = "jobs"
 """Concurrency group of every tab's heavy job: one job at a time in the whole UI, whichever tab started it."""
-STAGE_PROGRESS = {"load": 0.05, "encode": 0.15, "extract": 0.3, "label": 0.85, "export": 0.92}
+STAGE_PROGRESS = {"load": 0.05, "normalise": 0.1, "encode": 0.15, "field": 0.15, "extract": 0.3, "cleanup": 0.8,
+                  "label": 0.85, "score": 0.9, "export": 0.95}
+"""Share of the bar done when each stage of :data:`app.batch.STAGES` starts."""
 
 
 class Models:
@@ -24,16 +26,18 @@ class Models:
         self.paths, self.loaded = paths, {}
 
     def get(self, name: str):
-        """(model, label set or None) of the choosable model called ``name``."""
+        """The :class:`~nir_core.pipeline.LoadedModel` of the choosable model called ``name``."""
         if name not in self.paths:
             raise ValueError(f"unknown model {name!r}")
         return self.at(self.paths[name])
 
     def at(self, path: Path):
-        """(model, label set or None) of the bundle folder or ``.nirz`` file at ``path``."""
+        """The :class:`~nir_core.pipeline.LoadedModel` of the bundle folder or ``.nirz`` file at ``path``."""
+        from nir_core.pipeline import load_model
+
         key = str(Path(path).resolve())
         if key not in self.loaded:
-            self.loaded[key] = load_model(Path(path))[:2]
+            self.loaded[key] = load_model(Path(path))
         return self.loaded[key]
 
 
@@ -58,21 +62,22 @@ def run_reconstruction(cfg: WebConfig, models: Models, source: Path, model_name:
     for the user."""
     import json
 
+    from nir_core.pipeline import PipelineConfig
+
     step = progress or (lambda fraction, desc="": None)
     step(0.02, desc="load")
     scan, load_seconds = load_checked(cfg, source)
-    model, label_set = models.get(model_name)
-    labels = want_labels and label_set is not None
+    model = models.get(model_name)
     colors = scan.label_set.colorize(scan.labels) if scan.labels is not None and scan.label_set else scan.colors
     preview = points_glb(scan.points, colors, work / "input_preview.glb")
     name = source.stem
-    outputs = reconstruct_file(source, work, name, model, models.paths[model_name], resolution=resolution,
-                               labels=labels, label_set=label_set if labels else None, formats=("glb", "ply"),
-                               on_stage=lambda stage: step(STAGE_PROGRESS[stage], desc=stage), scan=scan,
-                               load_seconds=load_seconds)
+    outputs = reconstruct_file(source, work, name, model,
+                               PipelineConfig(resolution=resolution, labels=want_labels and model.can_label),
+                               formats=("glb", "ply"), on_stage=lambda stage: step(STAGE_PROGRESS[stage], desc=stage),
+                               scan=scan, load_seconds=load_seconds)
     report_path = work / f"{name}.json"
     report = json.loads(report_path.read_text())
-    if want_labels and label_set is None:
+    if want_labels and not model.can_label:
         report.setdefault("notes", []).append("labels off: this model has no trained semantic head")
     return {"preview": preview, "glb": Path(outputs[0]), "ply": Path(outputs[1]), "report": report_path,
             "data": report}

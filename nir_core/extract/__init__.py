@@ -4,7 +4,7 @@
 - :func:`dense_points` / :func:`ball_pivoting_mesh` (:mod:`.dense_points`): NDF's gradient projection.
 - :func:`epsilon_level_set` (:mod:`.baselines`): marching cubes on ``udf - ε``, the baseline.
 - :func:`signed_marching_cubes` (:mod:`.signed`): occupancy / signed-distance fields.
-- :func:`evaluate`, :class:`QueryCounter` (:mod:`.query`): batched, checked, counted field queries.
+- :func:`query_field`, :class:`QueryCounter` (:mod:`.query`): batched, checked, counted field queries.
 - :func:`remove_small_components`, :func:`orient_components`, :func:`vertex_normals` (:mod:`.cleanup`) and
   :func:`mesh_stats` (:mod:`.analysis`): what to do with a mesh afterwards.
 """
@@ -14,7 +14,7 @@ from .analysis import mesh_stats
 from .baselines import epsilon_level_set
 from .cleanup import orient_components, remove_small_components, vertex_normals
 from .dense_points import DensePointsConfig, ball_pivoting_mesh, dense_points
-from .query import QueryCounter, autograd_udf_and_grad, evaluate, field_grid, sample_grid
+from .query import QueryCounter, autograd_udf_and_grad, field_grid, query_field, sample_grid
 from .signed import signed_marching_cubes
 from .udf_mc import ExtractionStats, UDFExtractConfig, udf_marching_cubes
 
@@ -27,10 +27,10 @@ __all__ = [
     "ball_pivoting_mesh",
     "dense_points",
     "epsilon_level_set",
-    "evaluate",
     "field_grid",
     "mesh_stats",
     "orient_components",
+    "query_field",
     "remove_small_components",
     "sample_grid",
     "signed_marching_cubes",

@@ -37,7 +37,7 @@ def epsilon_level_set(field, resolution: int, epsilon: float | None = None, boun
     epsilon: the level extracted; default one voxel size, the smallest level the grid resolves everywhere
         (below it, thin parts of the ``udf < ε`` shell fall between samples and the surface breaks up).
     bounds: (lo, hi) of the cube on every axis.
-    batch_size, counter: see :func:`~nir_core.extract.query.evaluate`.
+    batch_size, counter: see :func:`~nir_core.extract.query.query_field`.
 
     Returns
     -------

@@ -1,12 +1,12 @@
 """Batched, memory-bounded evaluation of any :class:`~nir_core.field.Field` on numpy points.
 
-Every extractor asks its field through :func:`evaluate` (scattered points) or :func:`sample_grid` (a dense
+Every extractor asks its field through :func:`query_field` (scattered points) or :func:`sample_grid` (a dense
 grid), so that
 
 - memory stays bounded: points go through the field ``batch_size`` at a time, and grid coordinates are
   generated per batch (a 512^3 grid never exists as a (134M, 3) array);
-- ground-truth fields (:class:`~nir_core.data.ground_truth.MeshField`, ``PointsField``) take their numpy fast
-  path (``query_np``: analytic gradients, no torch round trip), networks the torch path;
+- every field is asked through its ``query_np`` (:class:`~nir_core.field.Field`): ground-truth fields answer
+  in numpy with analytic gradients, networks through :class:`~nir_core.field.TorchField`'s torch path;
 - a field that returns NaN or Inf fails loudly with :class:`~nir_core.errors.FieldError` naming an example
   point, instead of silently producing holes;
 - queries are counted (:class:`QueryCounter`), so benchmarks report field queries as a fraction of the
@@ -32,7 +32,7 @@ Bounds = tuple[float, float]
 class QueryCounter:
     """Running count of field queries, shared by the calls of one extraction.
 
-    Pass the same counter to every :func:`evaluate` / :func:`sample_grid` call of an extraction and read it
+    Pass the same counter to every :func:`query_field` / :func:`sample_grid` call of an extraction and read it
     afterwards; :meth:`fraction_of_grid` relates it to the cost of a dense grid.
     """
 
@@ -92,16 +92,6 @@ def autograd_udf_and_grad(udf_fn: Callable[[torch.Tensor], torch.Tensor], q: tor
     return d.detach(), g.detach()
 
 
-def _field_device(field) -> torch.device:
-    """Where a torch field wants its queries: the device of its first parameter or buffer, else the CPU."""
-    if isinstance(field, torch.nn.Module):
-        for t in field.parameters():
-            return t.device
-        for t in field.buffers():
-            return t.device
-    return torch.device("cpu")
-
-
 def _to_numpy(x, dtype=np.float32) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         x = x.detach().to("cpu").numpy()
@@ -142,35 +132,18 @@ def _as_points(points) -> np.ndarray:
 # ------------------------------------------------------------------------------------------- evaluation
 
 
-def _evaluate_batch(field, q: np.ndarray, grad: bool, device: torch.device
-                    ) -> tuple[np.ndarray, np.ndarray | None]:
-    """One batch ``q`` (m, 3) float32 -> distances (m,) and gradients (m, 3) | None, unchecked."""
-    if hasattr(field, "query_np"):
-        out = field.query_np(q, grad=grad, labels=False)
-        return _to_numpy(out[0]), (_to_numpy(out[1]) if grad else None)
-    qt = torch.from_numpy(q).to(device)
-    if grad:
-        d, g = field.udf_and_grad(qt)
-        return _to_numpy(d), _to_numpy(g)
-    with torch.no_grad():
-        return _to_numpy(field.udf(qt)), None
-
-
-def evaluate(field, points, *, grad: bool, batch_size: int = DEFAULT_BATCH_SIZE,
-             counter: QueryCounter | None = None, device: torch.device | str | None = None
-             ) -> tuple[np.ndarray, np.ndarray | None]:
+def query_field(field, points, *, grad: bool, batch_size: int = DEFAULT_BATCH_SIZE,
+                counter: QueryCounter | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Distances (and gradients) of ``field`` at ``points``, ``batch_size`` points at a time.
 
     Parameters
     ----------
-    field: a :class:`~nir_core.field.Field`. With a ``query_np`` method (ground-truth fields) it is used
-        directly (analytic gradients); otherwise ``udf`` under ``torch.no_grad()`` when ``grad`` is False and
-        ``udf_and_grad`` when it is True.
+    field: a :class:`~nir_core.field.Field`, asked through its ``query_np`` (ground-truth fields answer in
+        numpy with analytic gradients; networks through :class:`~nir_core.field.TorchField`, on their device).
     points: (M, 3) query points, unit-cube coordinates (numpy array or tensor).
     grad: also return the spatial gradients.
     batch_size: points per field call; bounds peak memory.
     counter: incremented by the number of queries made.
-    device: device torch queries are sent to; default: the field's parameters' device, else the CPU.
 
     Returns
     -------
@@ -185,13 +158,13 @@ def evaluate(field, points, *, grad: bool, batch_size: int = DEFAULT_BATCH_SIZE,
     points = _as_points(points)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    device = _field_device(field) if device is None else torch.device(device)
     m = len(points)
     d_out = np.empty(m, dtype=np.float32)
     g_out = np.empty((m, 3), dtype=np.float32) if grad else None
     for lo in range(0, m, batch_size):
         q = points[lo:lo + batch_size]
-        d, g = _evaluate_batch(field, q, grad, device)
+        d, g, _ = field.query_np(q, grad=grad, labels=False)
+        d, g = _to_numpy(d), (_to_numpy(g) if grad else None)
         d = _check_shape(d, (len(q),), "distances")
         _check_finite(d, q, "distances")
         d_out[lo:lo + len(q)] = d
@@ -237,7 +210,7 @@ def grid_points(resolution: int, bounds: Bounds, start: int, stop: int) -> np.nd
 def evaluate_values(values_fn: Callable[[np.ndarray], np.ndarray], points: np.ndarray, *,
                     batch_size: int = DEFAULT_BATCH_SIZE, counter: QueryCounter | None = None) -> np.ndarray:
     """(M,) float32 values of a plain ``values_fn`` (signed distance, occupancy) at (M, 3) ``points``, in batches,
-    checked for shape and NaN/Inf like :func:`evaluate`."""
+    checked for shape and NaN/Inf like :func:`query_field`."""
     out = np.empty(len(points), dtype=np.float32)
     for lo in range(0, len(points), batch_size):
         q = points[lo:lo + batch_size]
@@ -284,5 +257,5 @@ def sample_grid(values_fn: Callable[[np.ndarray], np.ndarray], resolution: int, 
 def field_grid(field, resolution: int, bounds: Bounds = (-0.5, 0.5), *, batch_size: int = DEFAULT_BATCH_SIZE,
                counter: QueryCounter | None = None) -> np.ndarray:
     """(R, R, R) float32 unsigned distances of ``field`` on the dense grid (see :func:`sample_grid`)."""
-    return sample_grid(lambda q: evaluate(field, q, grad=False, batch_size=batch_size, counter=counter)[0],
+    return sample_grid(lambda q: query_field(field, q, grad=False, batch_size=batch_size, counter=counter)[0],
                        resolution, bounds, batch_size=batch_size)

@@ -28,7 +28,7 @@ from .cleanup import extend_border, smooth_boundary
 from .grid import SQRT3_2, Grid, all_cells, narrow_band
 from .holes import fill_holes
 from .mc_table import CORNER_OFFSETS, EDGE_AXIS, EDGE_CORNERS, FACES, triangle_table
-from .query import QueryCounter, evaluate
+from .query import QueryCounter, query_field
 from .refine import subdivide_onto_surface
 
 
@@ -139,10 +139,10 @@ def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtract
     clock = time.perf_counter()
 
     def udf_only(points):
-        return evaluate(field_, points, grad=False, batch_size=cfg.batch_size, counter=counter)[0]
+        return query_field(field_, points, grad=False, batch_size=cfg.batch_size, counter=counter)[0]
 
     def udf_and_grad(points):
-        return evaluate(field_, points, grad=True, batch_size=cfg.batch_size, counter=counter)
+        return query_field(field_, points, grad=True, batch_size=cfg.batch_size, counter=counter)
 
     parents, band, centres = narrow_band(udf_only, grid, cfg.coarse_resolution, cfg.band, cfg.offset,
                                          udf_and_grad=udf_and_grad)
@@ -159,7 +159,7 @@ def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtract
         # cannot contain any of it.
         outer_keys, parent_corner = np.unique(
             grid.corner_keys(2 * (parents[:, None, :] + CORNER_OFFSETS[None]).reshape(-1, 3)), return_inverse=True)
-        outer_d, outer_g = evaluate(field_, grid.points(_decode(outer_keys, n)), grad=True,
+        outer_d, outer_g = query_field(field_, grid.points(_decode(outer_keys, n)), grad=True,
                                     batch_size=cfg.batch_size, counter=counter)
         reach = 2 * SQRT3_2 * h * cfg.band + cfg.offset
         keep = (outer_d[parent_corner.reshape(-1, 8)] <= reach) & (centres[0][:, None] <= reach)
@@ -185,7 +185,7 @@ def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtract
     g = np.empty((len(keys), 3), np.float32)
     d[is_known], g[is_known] = known_d[slot[is_known]], known_g[slot[is_known]]
     if (~is_known).any():
-        d[~is_known], g[~is_known] = evaluate(field_, grid.points(corner_ijk[~is_known]), grad=True,
+        d[~is_known], g[~is_known] = query_field(field_, grid.points(corner_ijk[~is_known]), grad=True,
                                               batch_size=cfg.batch_size, counter=counter)
     d = d - cfg.offset
     g = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)  # networks' gradients are not unit
@@ -243,7 +243,7 @@ def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtract
         vertices = (1.0 - tt) * closest_low + tt * closest_high
     elif cfg.project == "query" and len(vertices):
         clock = time.perf_counter()
-        dv, gv = evaluate(field_, vertices.astype(np.float32), grad=True, batch_size=cfg.batch_size,
+        dv, gv = query_field(field_, vertices.astype(np.float32), grad=True, batch_size=cfg.batch_size,
                           counter=counter)
         direction = gv / np.maximum(np.linalg.norm(gv, axis=1, keepdims=True), 1e-12)
         step = np.clip(dv - cfg.offset, 0.0, h)[:, None]  # never further than a cell: keeps faces local
@@ -263,7 +263,7 @@ def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtract
             mesh, pushed = extend_border(mesh, udf_only, h, cfg.offset)
             moved = np.union1d(moved, pushed)
         if len(moved):  # back onto the surface: the straightened border cuts corners of the true one
-            dv, gv = evaluate(field_, np.asarray(mesh.vertices[moved], np.float32), grad=True,
+            dv, gv = query_field(field_, np.asarray(mesh.vertices[moved], np.float32), grad=True,
                               batch_size=cfg.batch_size, counter=counter)
             direction = gv / np.maximum(np.linalg.norm(gv, axis=1, keepdims=True), 1e-12)
             v = np.asarray(mesh.vertices, np.float64).copy()

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ..extract.query import autograd_udf_and_grad
+from ..field import TorchField
 
 
 class ImplicitModel(nn.Module):
@@ -48,7 +49,7 @@ class ImplicitModel(nn.Module):
         return SceneField(self, points, chunk)
 
 
-class SceneField:
+class SceneField(TorchField):
     """One encoded scene as a :class:`~nir_core.field.Field` (and semantic field) over unit-cube queries.
 
     The scene is encoded once, without autograd and in eval mode (batch norm uses its running statistics, and

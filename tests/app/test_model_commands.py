@@ -93,9 +93,9 @@ def test_evaluate_writes_protocol_metrics_for_a_real_scannet_room(capsys, tmp_pa
 
 def test_evaluate_scores_the_semantic_head_on_labelled_scenes():
     from nir_core.data.io import load
-    from nir_core.evaluate import EvalConfig, evaluate, prepare
     from nir_core.metrics import mean_iou
     from nir_core.models.registry import from_bundle
+    from nir_core.protocol import EvalConfig, evaluate, prepare
 
     model = from_bundle(BUNDLE)  # its semantic head is untrained: only the plumbing is checked here
     cfg = EvalConfig(resolution=64)
@@ -141,13 +141,13 @@ def test_labelled_reconstruction_writes_a_ply_with_labels_and_a_coloured_glb(tmp
     from nir_core.data.io import load, save_scan
     from nir_core.data.labels import SCANNET20
     from nir_core.data.scan import Scan
-    from nir_core.extract.pipeline import ExtractJob, reconstruct_with_model
-    from nir_core.models.registry import from_bundle
+    from nir_core.pipeline import LoadedModel, Pipeline, PipelineConfig, load_model
 
-    model = from_bundle(BUNDLE)  # its semantic head is untrained: labels are arbitrary, the plumbing is real
-    mesh, rep = reconstruct_with_model(load(SAMPLE), model, ExtractJob(resolution=32), labels=True,
-                                       label_set=SCANNET20)
-    labels = mesh.vertex_attributes["label"]
+    # The geometry bundle's semantic head is untrained: labels are arbitrary, the plumbing is real.
+    model = LoadedModel(**{**vars(load_model(BUNDLE)), "label_set": SCANNET20})
+    result = Pipeline(PipelineConfig(resolution=32, labels=True), model).run(load(SAMPLE))
+    mesh, rep, labels = result.mesh, result.report, result.vertex_labels
+    assert (mesh.vertex_attributes["label"] == labels).all()
     assert labels.shape == (len(mesh.vertices),) and labels.min() >= 0 and labels.max() < 20
     assert set(rep["legend"]) <= set(SCANNET20.names) and all(c.startswith("#") for c in rep["legend"].values())
     assert sum(rep["label_histogram"]["mesh_vertices"].values()) == len(labels)

@@ -8,13 +8,14 @@ import trimesh
 
 from nir_core.data.ground_truth import MeshField
 from nir_core.errors import FieldError, NIRStudioError
-from nir_core.extract.query import QueryCounter, autograd_udf_and_grad, evaluate, field_grid, grid_axis, sample_grid
+from nir_core.extract.query import QueryCounter, autograd_udf_and_grad, field_grid, grid_axis, query_field, sample_grid
+from nir_core.field import TorchField
 
 R = 0.3
 
 
-class SphereNet(torch.nn.Module):
-    """A torch-only field (no ``query_np``): |q| - r, gradients by autograd, like a network."""
+class SphereNet(TorchField, torch.nn.Module):
+    """A torch-only field (``query_np`` from TorchField): |q| - r, gradients by autograd, like a network."""
 
     def __init__(self, nan_below_x: float | None = None):
         super().__init__()
@@ -59,13 +60,13 @@ def test_torch_path_batches_and_matches_analytic():
     net = SphereNet()
     p = _points(1000)
     counter = QueryCounter()
-    d, g = evaluate(net, p, grad=True, batch_size=300, counter=counter)
+    d, g = query_field(net, p, grad=True, batch_size=300, counter=counter)
     assert d.dtype == np.float32 and d.shape == (1000,) and g.shape == (1000, 3)
     r = np.linalg.norm(p, axis=1)
     np.testing.assert_allclose(d, np.abs(r - R), atol=1e-6)
     np.testing.assert_allclose(g, np.sign(r - R)[:, None] * p / r[:, None], atol=1e-5)
     assert counter.calls == 4 and counter.queries == 1000 and counter.grad_queries == 1000
-    d2, g2 = evaluate(net, p, grad=False, batch_size=300, counter=counter)
+    d2, g2 = query_field(net, p, grad=False, batch_size=300, counter=counter)
     assert g2 is None and counter.queries == 2000 and counter.grad_queries == 1000
     np.testing.assert_array_equal(d, d2)
     assert net.radius.grad is None  # queries never accumulate parameter gradients
@@ -75,7 +76,7 @@ def test_ground_truth_fields_use_numpy_fast_path():
     sphere = trimesh.creation.icosphere(subdivisions=3, radius=R)
     field = MeshField(sphere)
     p = _points(500)
-    d, g = evaluate(field, p, grad=True, batch_size=128)
+    d, g = query_field(field, p, grad=True, batch_size=128)
     d_ref, g_ref, _ = field.query_np(p, grad=True, labels=False)
     np.testing.assert_array_equal(d, d_ref)
     np.testing.assert_array_equal(g, g_ref)
@@ -86,20 +87,20 @@ def test_nan_field_raises_field_error_with_count_and_example():
     p = _points(1000)
     expected = int((p[:, 0] < -0.4).sum())
     with pytest.raises(FieldError, match=f"{expected} non-finite distances") as info:
-        evaluate(net, p, grad=False)
+        query_field(net, p, grad=False)
     assert isinstance(info.value, NIRStudioError)
     assert info.value.count == expected and info.value.example[0] < -0.4
     with pytest.raises(FieldError, match="non-finite"):
-        evaluate(net, p, grad=True)
+        query_field(net, p, grad=True)
 
 
 def test_wrong_shape_raises_field_error():
-    class Bad:
+    class Bad(TorchField):
         def udf(self, q):
             return torch.zeros(len(q) + 1)
 
     with pytest.raises(FieldError, match="shape"):
-        evaluate(Bad(), _points(10), grad=False)
+        query_field(Bad(), _points(10), grad=False)
 
 
 def test_sample_grid_layout_and_counter():

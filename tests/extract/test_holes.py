@@ -7,7 +7,7 @@ import trimesh
 from nir_core.data.ground_truth import MeshField
 from nir_core.extract.analysis import mesh_stats
 from nir_core.extract.holes import boundary_cycles, fill_holes, min_area_triangulation
-from nir_core.extract.query import evaluate
+from nir_core.extract.query import query_field
 
 
 def plane(n: int = 24, half: float = 0.3) -> trimesh.Trimesh:
@@ -30,7 +30,7 @@ def punch(mesh: trimesh.Trimesh, radius: float) -> trimesh.Trimesh:
 
 def udf_of(mesh: trimesh.Trimesh):
     field = MeshField(mesh)
-    return lambda p: evaluate(field, p, grad=False)[0]
+    return lambda p: query_field(field, p, grad=False)[0]
 
 
 def test_min_area_triangulation_of_a_square_and_a_blocked_diagonal():

@@ -11,6 +11,7 @@ import trimesh
 from nir_core.errors import FieldError
 from nir_core.extract.mc_table import EDGE_CORNERS, FACES, _case_loops, triangle_table
 from nir_core.extract.udf_mc import udf_marching_cubes
+from nir_core.field import TorchField
 
 
 class AnalyticField:
@@ -123,7 +124,7 @@ def test_nan_field_raises_a_clear_error():
 
 
 def test_near_zero_field_stops_with_a_clear_error_not_a_dense_grid():
-    class Flat:  # what a collapsed model answers: a tiny constant distance everywhere
+    class Flat(TorchField):  # what a collapsed model answers: a tiny constant distance everywhere
         def udf(self, q):
             return torch.full((len(q),), 1e-3)
 

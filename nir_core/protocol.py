@@ -1,5 +1,7 @@
-"""The thesis's evaluation protocol for a trained model (ch. 6 §4.1.1), shared by ``nir-studio evaluate`` and the
-benchmarks.
+"""The one scoring protocol (Costain 2023, ch. 6 §4.1): its constants, and the functions every caller scores with.
+
+``nir-studio evaluate``, ``reconstruct``'s metrics against the input's own surface, the web UI's comparison, the demo
+and the benchmarks all take their sampling counts, δ and normalisation from here.
 
 Each scene is normalised to the unit cube; ``num_input`` points are sampled on its surface (or drawn from its
 points when it has no faces) and encoded; the predicted UDF is meshed at ``resolution``³; 100k points sampled on
@@ -21,8 +23,17 @@ import trimesh
 
 from .data.sampling import sample_surface
 from .data.scan import Scan
-from .extract.pipeline import ExtractJob, reconstruct_with_model
 from .metrics import DEFAULT_DELTA, mean_iou, nearest_distances, reconstruction_metrics, sample_points_for_eval, semantic_metrics
+
+INPUT_POINTS = 10_000
+"""Points of a scene fed to the encoder at inference (the thesis's data preparation: 10k surface points). Training
+feeds 10,240 (the thesis's training setting, ``SceneSamplingConfig.num_input``)."""
+EVAL_POINTS = 100_000
+"""Surface samples on each side of a comparison: on the prediction and on the ground truth (the thesis: 100k)."""
+RESOLUTION = 256
+"""Extraction grid, cells per axis over the unit cube."""
+DELTA = DEFAULT_DELTA
+"""F1 distance threshold in unit-cube units (δ = 0.005; defined with the metrics)."""
 
 RECONSTRUCTION_KEYS = ("cd_l1", "cd_l2", "f1_delta", "f1_2delta", "precision", "recall", "accuracy", "completeness")
 """Per scene: Chamfer L1 / L2, F1 at δ and 2δ, F1-δ's precision (prediction near the truth) and recall, and CD-L1's
@@ -38,11 +49,11 @@ near it (δ-2δ, 2δ-4δ), and in the input's holes (beyond 4δ)."""
 class EvalConfig:
     """Settings of the protocol."""
 
-    num_input: int = 10_000
-    """Points fed to the encoder (the thesis: 10k)."""
-    num_gt: int = 100_000
-    """Ground-truth and prediction surface samples compared by the metrics (the thesis: 100k)."""
-    resolution: int = 256
+    num_input: int = INPUT_POINTS
+    """Points fed to the encoder."""
+    num_gt: int = EVAL_POINTS
+    """Ground-truth and prediction surface samples compared by the metrics."""
+    resolution: int = RESOLUTION
     """Extraction grid, cells per axis over the unit cube."""
     seed: int = 1
     """Seeds the input draw; the ground-truth draw uses ``seed - 1`` so the two never coincide."""
@@ -86,7 +97,26 @@ def score_mesh(mesh: trimesh.Trimesh, scene: ProtocolScene, cfg: EvalConfig) -> 
     return {k: m[k] for k in RECONSTRUCTION_KEYS}, pred
 
 
-def recall_by_coverage(pred: np.ndarray, scene: ProtocolScene, delta: float = DEFAULT_DELTA) -> list[dict]:
+def mesh_metrics(scan: Scan, mesh: trimesh.Trimesh, reference: trimesh.Trimesh | None = None) -> dict:
+    """Reconstruction metrics of ``mesh`` against ``reference`` (default: the scan's own surface), both given in
+    the scan's frame and scored in the scan's unit cube, with :data:`EVAL_POINTS` samples on each side.
+
+    What ``nir-studio reconstruct`` reports against an input that has faces, and the web UI's comparison of two
+    reconstructions."""
+    unit = scan.normalised()
+
+    def in_unit_cube(m: trimesh.Trimesh) -> trimesh.Trimesh:
+        m = m.copy()
+        m.vertices = unit.normalisation.apply(np.asarray(m.vertices, np.float64))
+        return m
+
+    gt = sample_points_for_eval(unit.mesh if reference is None else in_unit_cube(reference), EVAL_POINTS, seed=0)[0]
+    pred = sample_points_for_eval(in_unit_cube(mesh), EVAL_POINTS, seed=1)[0]
+    m = reconstruction_metrics(pred, gt)
+    return {k: m[k] for k in RECONSTRUCTION_KEYS}
+
+
+def recall_by_coverage(pred: np.ndarray, scene: ProtocolScene, delta: float = DELTA) -> list[dict]:
     """Recall at ``delta`` of the ground truth, grouped by each point's distance to the encoder input.
 
     Tells where a reconstruction misses the truth: where the input had points (the model lost detail it was
@@ -121,13 +151,18 @@ def evaluate_scene(model, scene: ProtocolScene, cfg: EvalConfig | None = None, s
     points) and ``surface_level`` (the level the extractor meshed) tell a field that misses the surface from an
     extraction that misses the field.
 
+    ``model``: an :class:`~nir_core.models.base.ImplicitModel` or a :class:`~nir_core.pipeline.LoadedModel`.
     ``semantic``: also score the semantic head (when the model has one and the scene is labelled); off for
     models whose semantic head was never trained (geometry-only bundles)."""
+    from .pipeline import LoadedModel, Pipeline, PipelineConfig
+
     cfg = cfg or EvalConfig()
+    model = model.model if isinstance(model, LoadedModel) else model
     start = time.perf_counter()
-    # The mesh comes back in the input points' frame: this scene's unit cube.
-    mesh, report = reconstruct_with_model(Scan(points=scene.input_points), model,
-                                          ExtractJob(resolution=cfg.resolution), num_input=cfg.num_input)
+    # The scene's encoder input is the scan here; the mesh comes back in its frame: this scene's unit cube.
+    run = Pipeline(PipelineConfig(resolution=cfg.resolution, num_input=cfg.num_input, labels=False, score=False),
+                   model).run(Scan(points=scene.input_points))
+    mesh, report = run.mesh, run.report
     seconds = time.perf_counter() - start
     metrics, pred = score_mesh(mesh, scene, cfg)
     gt = torch.from_numpy(scene.gt_points.astype(np.float32))

@@ -4,8 +4,8 @@ import pytest
 from conftest import shared_file
 
 from nir_core.data.io import load
-from nir_core.evaluate import EvalConfig, prepare, recall_by_coverage
 from nir_core.metrics import DEFAULT_DELTA, nearest_distances
+from nir_core.protocol import EvalConfig, prepare, recall_by_coverage
 
 
 @pytest.fixture(scope="module")
