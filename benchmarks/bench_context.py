@@ -115,7 +115,7 @@ def trained(run: str, name: str, runs: Path, steps: int, data: str, init: Path |
     if cfg.init_from:
         cfg.init_from = str(init)
     if context:
-        cfg.model = {"context": {**cfg.model.get("context", {}), **context}}
+        cfg.model_overrides = {"context": {**cfg.model_overrides.get("context", {}), **context}}
     if data == "scannet":
         cfg.data.source = "files"
         cfg.data.paths, cfg.data.val_paths = scannet_split()

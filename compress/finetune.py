@@ -14,13 +14,14 @@ import time
 from dataclasses import dataclass
 
 from nir_core.bundle import BundleError, ModelBundle
+from nir_core.config import Config
 from nir_core.train import TASKS, TrainConfig, TrainHooks, train
 
 from .qat import QuantisedLayers, RepartitionSchedule, attach
 
 
 @dataclass
-class FinetuneConfig:
+class FinetuneConfig(Config):
     """The QAT fine-tuning run."""
 
     steps: int = 200
@@ -49,7 +50,9 @@ def finetune(source: str, quantisation, cfg: FinetuneConfig, progress: bool = Tr
         raise BundleError(source, "records no training config, so there is no task to fine-tune it on "
                                   "(compress it without --finetune-steps)")
     run = TrainConfig.from_json(recorded)
-    run.init_from, run.model, run.steps, run.lr, run.lr_decay_start = str(source), {}, cfg.steps, cfg.lr, 0
+    # The bundle's own architecture, as it stands: no model settings of the recorded run apply to it again.
+    run.init_from, run.model, run.model_overrides = str(source), None, {}
+    run.steps, run.lr, run.lr_decay_start = cfg.steps, cfg.lr, 0
     if cfg.task != "own":
         if cfg.task not in TASKS:
             raise ValueError(f"unknown fine-tuning task {cfg.task!r}; choose own or one of {', '.join(TASKS)}")

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from nir_core.atomic import atomic_write_bytes
 from nir_core.bundle import ModelBundle
+from nir_core.config import Config
 from nir_core.models.registry import build_model, from_bundle
 
 from . import codec
@@ -17,7 +18,7 @@ from .quantisers import QUANTISERS
 
 
 @dataclass
-class CompressConfig:
+class CompressConfig(Config):
     """How a bundle is quantised and coded."""
 
     quantiser: str = "kmeans"
@@ -71,7 +72,7 @@ def compress_bundle(source: str | Path, out: str | Path, cfg: CompressConfig, fi
     quantised = quantised_tensors(model, layers)
     tlqe = layers.tlqe()
     data, header = codec.encode_bundle(bundle, quantised, coder=cfg.coder, raw_float=cfg.raw_float,
-                                       extra={"config": asdict(cfg), "tlqe": tlqe, "source": str(source),
+                                       extra={"config": cfg.to_json(), "tlqe": tlqe, "source": str(source),
                                               "finetune": tuned})
     size = atomic_write_bytes(out, data).stat().st_size
     return {"file": str(out), "file_bytes": size, "float32_bytes": float32_bytes(bundle), "coder": header["coder"],

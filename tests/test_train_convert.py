@@ -14,7 +14,7 @@ SMALL = {"encoder": {"channels": [16, 32], "blocks": [1, 1]}, "context": {"chann
 
 def trained_bundle(task: str = "joint", batch_size: int = 1) -> tuple:
     torch.manual_seed(0)
-    model = PointUDFModel(PointUDFConfig(**SMALL))
+    model = PointUDFModel(PointUDFConfig.from_json(SMALL))
     config = model.config_json()
     assert config["encoder"]["norm_statistics"] == "batch" == config["context"]["network"]["norm_statistics"]
     model.train()

@@ -11,6 +11,8 @@ import torch
 from conftest import REPO
 
 from nir_core.bundle import BundleError, ModelBundle
+from nir_core.models.ndf import NDFConfig
+from nir_core.models.point_udf import PointUDFConfig
 from nir_core.models.registry import from_bundle
 from nir_core.train import TrainConfig, train
 from nir_core.train.config import apply_overrides
@@ -24,8 +26,9 @@ TINY_MODEL = {
 
 
 def tiny(tmp_path, name="run", **over) -> TrainConfig:
-    cfg = TrainConfig(model=json.loads(json.dumps(TINY_MODEL)), steps=4, batch_size=1, out=str(tmp_path / name),
-                      checkpoint_every=2, val_every=0)
+    # With init_from, the model is the bundle's own (model None).
+    model = None if "init_from" in over else PointUDFConfig.from_json(TINY_MODEL)
+    cfg = TrainConfig(model=model, steps=4, batch_size=1, out=str(tmp_path / name), checkpoint_every=2, val_every=0)
     cfg.data.count, cfg.data.val_count = 3, 1
     cfg.data.sampling.num_input, cfg.data.sampling.num_queries = 256, 512
     for key, value in over.items():
@@ -105,7 +108,7 @@ def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path):
 
 def test_ndf_architecture_trains_through_the_same_engine(tmp_path):
     cfg = tiny(tmp_path, "ndf", architecture="ndf", steps=2)
-    cfg.model = {"resolution": 16, "channels": [4, 8, 8], "stem_channels": 4, "hidden": [16, 16]}
+    cfg.model = NDFConfig(resolution=16, channels=(4, 8, 8), stem_channels=4, hidden=(16, 16))
     bundle = train(cfg, progress=False)
     model = from_bundle(bundle)
     assert model.field(torch.rand(100, 3) - 0.5).udf(torch.rand(10, 3) - 0.5).shape == (10,)
@@ -159,8 +162,8 @@ def test_context_task_trains_only_the_contextualiser_and_the_semantic_head(tmp_p
     geometry = train(tiny(tmp_path, "geo"), progress=False)
     before = ModelBundle.load(geometry).state
     cfg = tiny(tmp_path, "context", task="context", init_from=str(geometry))
-    cfg.model = {"context": {"channels": [8, 16], "blocks": [1, 1], "context_features": 2,
-                             "network": {"k": 8, "k_first": 4, "share_planes": 4}}}
+    cfg.model_overrides = {"context": {"channels": [8, 16], "blocks": [1, 1], "context_features": 2,
+                                       "network": {"k": 8, "k_first": 4, "share_planes": 4}}}
     bundle = ModelBundle.load(train(cfg, progress=False))
     after = bundle.state
     assert bundle.model_config["context"]["context_features"] == 2 and bundle.label_set["name"] == "scannet20"
@@ -196,7 +199,8 @@ def test_object_tasks_for_the_hold_out_experiments(tmp_path):
     def objects(name, task, **over):
         cfg = tiny(tmp_path, name, task=task, **over)
         cfg.data.source, cfg.data.count, cfg.data.val_count = "objects", 15, 15
-        cfg.model.update(num_classes=8, object_classes=15)
+        if cfg.model is not None:  # with init_from, the bundle's model, classes included
+            cfg.model = PointUDFConfig.from_json({**TINY_MODEL, "num_classes": 8, "object_classes": 15})
         return cfg
 
     joint = train(objects("jc", "joint-classify"), progress=False)
@@ -222,8 +226,8 @@ def test_whole_task_trains_every_part_each_by_its_own_loss(tmp_path):
 
     geometry = train(tiny(tmp_path, "geo", steps=2), progress=False)
     cfg = tiny(tmp_path, "context", task="context", init_from=str(geometry), steps=2)
-    cfg.model = {"context": {"channels": [8, 16], "blocks": [1, 1], "context_features": 2,
-                             "network": {"k": 8, "k_first": 4, "share_planes": 4}}}
+    cfg.model_overrides = {"context": {"channels": [8, 16], "blocks": [1, 1], "context_features": 2,
+                                       "network": {"k": 8, "k_first": 4, "share_planes": 4}}}
     context = train(cfg, progress=False)
     whole = train(tiny(tmp_path, "whole", task="whole", init_from=str(context), steps=2), progress=False)
     before, after = ModelBundle.load(context).state, ModelBundle.load(whole).state

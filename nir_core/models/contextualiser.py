@@ -12,17 +12,18 @@ The ``mlp`` kind (a per-point MLP, no neighbourhood) is the ablation of its Tabl
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from torch import Tensor, nn
 
+from ..config import Config
 from .point_transformer import PointTransformerConfig, PointTransformerUNet
 
 KINDS = ("point_transformer", "mlp")
 
 
 @dataclass
-class ContextualiserConfig:
+class ContextualiserConfig(Config):
     """Architecture of :class:`Contextualiser`."""
 
     context_features: int = 4
@@ -44,20 +45,13 @@ class ContextualiserConfig:
             raise ValueError(f"unknown contextualiser kind {self.kind!r}; choose one of {', '.join(KINDS)}")
         if self.context_features < 1:
             raise ValueError(f"context_features must be >= 1, got {self.context_features}")
+        PointTransformerConfig.check_partial(self.network, path="network")
 
     def point_transformer(self, in_features: int) -> PointTransformerConfig:
         """The UNet reading ``in_features`` encoding channels (relative positions only: no absolute xyz)."""
         return PointTransformerConfig(**{**self.network, "channels": self.channels, "blocks": self.blocks,
                                          "in_features": in_features, "xyz_as_features": False,
                                          "out_features": self.context_features})
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-
-    @classmethod
-    def from_json(cls, d: dict) -> ContextualiserConfig:
-        return cls(**d)
 
 
 class Contextualiser(nn.Module):

@@ -28,12 +28,13 @@ stays aligned with the cube without per-scale offsets.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..config import Config
 from .base import ImplicitModel, SceneField
 from .decoders.udf import udf_activation
 
@@ -49,7 +50,7 @@ NDF_DISPLACEMENT = 0.0361
 
 
 @dataclass
-class NDFConfig:
+class NDFConfig(Config):
     """Architecture of :class:`NDFModel`. The defaults are :meth:`cpu_small`."""
 
     resolution: int = 64
@@ -144,18 +145,6 @@ class NDFConfig:
     def feature_size(self) -> int:
         """Inputs of the decoder MLP per query."""
         return sum(self.grid_channels) * self.num_displacements + 3 * self.append_coords
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["channels"], d["hidden"] = list(self.channels), list(self.hidden)
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict) -> NDFConfig:
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown NDF settings: {sorted(unknown)}")
-        return cls(**d)
 
 
 # ------------------------------------------------------------------------------------------- components

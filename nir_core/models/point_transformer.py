@@ -16,12 +16,13 @@ All blocks of one level (encoder and decoder) attend over the same kNN neighbour
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
+from ..config import Config
 from .components import (
     GlobalContext,
     GlobalContextConfig,
@@ -37,7 +38,7 @@ from .components import (
 
 
 @dataclass
-class PointTransformerConfig:
+class PointTransformerConfig(Config):
     """Architecture of :class:`PointTransformerUNet`. The defaults are :meth:`cpu_small`."""
 
     channels: tuple[int, ...] = (32, 48, 64, 96, 128)
@@ -105,17 +106,6 @@ class PointTransformerConfig:
     def scales(self) -> int:
         return len(self.channels)
 
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["channels"], d["blocks"] = list(self.channels), list(self.blocks)
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict) -> PointTransformerConfig:
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown point transformer settings: {sorted(unknown)}")
-        return cls(**d)
 
 
 class Level(NamedTuple):

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from torch import Tensor, nn
 
+from ..config import Config
 from .base import ImplicitModel
 from .contextualiser import Contextualiser, ContextualiserConfig
 from .decoders import (
@@ -26,7 +27,7 @@ from .point_transformer import PointTransformerConfig, PointTransformerUNet, glo
 
 
 @dataclass
-class PointUDFConfig:
+class PointUDFConfig(Config):
     """Encoder and heads of :class:`PointUDFModel`."""
 
     encoder: PointTransformerConfig = field(default_factory=PointTransformerConfig.cpu_small)
@@ -45,20 +46,10 @@ class PointUDFConfig:
     """The classifier head (``in_features`` and ``num_classes`` are set from the others)."""
 
     def __post_init__(self):
-        if isinstance(self.encoder, dict):
-            self.encoder = PointTransformerConfig.from_json(self.encoder)
-        if isinstance(self.udf, dict):
-            self.udf = UDFDecoderConfig(**self.udf)
-        if isinstance(self.semantic, dict):
-            self.semantic = SemanticDecoderConfig(**self.semantic)
-        if isinstance(self.context, dict):
-            self.context = ContextualiserConfig.from_json(self.context)
         if self.context is not None and "norm_statistics" not in self.context.network:
             # The contextualiser normalises as the encoder it reads does, unless told otherwise; written out, so
             # the bundle keeps its meaning.
             self.context.network = {**self.context.network, "norm_statistics": self.encoder.norm_statistics}
-        if isinstance(self.classifier, dict):
-            self.classifier = ClassifierHeadConfig.from_json(self.classifier)
         self.classifier.in_features = 2 * self.encoder.out_features  # max and mean of E_g
         if self.object_classes:
             self.classifier.num_classes = self.object_classes
@@ -67,17 +58,6 @@ class PointUDFConfig:
         self.semantic.in_features = self.encoder.out_features
         if self.num_classes:
             self.semantic.num_classes = self.num_classes
-
-    def to_json(self) -> dict:
-        out = {"encoder": self.encoder.to_json(), "udf": self.udf.to_json(), "num_classes": self.num_classes,
-               "semantic": self.semantic.to_json(), "context": self.context.to_json() if self.context else None}
-        if self.object_classes:  # bundles without a classifier keep their config as it was
-            out.update(object_classes=self.object_classes, classifier=self.classifier.to_json())
-        return out
-
-    @classmethod
-    def from_json(cls, d: dict) -> PointUDFConfig:
-        return cls(**d) if d else cls()
 
 
 class Encoding(NamedTuple):
@@ -136,8 +116,3 @@ class PointUDFModel(ImplicitModel):
         if "classifier" not in self.parts:
             raise NotImplementedError("this model was built without a classifier head (object_classes=0)")
         return self.parts["classifier"](global_pool(encoding.features))
-
-
-def build(config: dict) -> PointUDFModel:
-    """Registry builder: a model from its config JSON (defaults when empty)."""
-    return PointUDFModel(PointUDFConfig.from_json(config))

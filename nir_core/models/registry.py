@@ -1,37 +1,60 @@
-"""Architectures by name: build a model from its config JSON, and move models in and out of bundles."""
+"""Architectures by name: each one's model and config class, building a model from its config, and moving models in
+and out of bundles."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ..bundle import BundleError, ModelBundle
+from ..config import Config
 from .base import ImplicitModel
 
-# name -> "module:function" returning a model from a config dict; imported lazily so a bundle of one
-# architecture does not import every other.
-_BUILDERS: dict[str, str] = {
-    "point_udf": "nir_core.models.point_udf:build",
-    "ndf": "nir_core.models.ndf:build",
+# name -> ("module:model", "module:config"): the model is called with an instance of the config class. Imported
+# lazily, so a bundle of one architecture does not import every other.
+_ARCHITECTURES: dict[str, tuple[str, str]] = {
+    "point_udf": ("nir_core.models.point_udf:PointUDFModel", "nir_core.models.point_udf:PointUDFConfig"),
+    "ndf": ("nir_core.models.ndf:NDFModel", "nir_core.models.ndf:NDFConfig"),
 }
 
 
-def register(name: str, target: str) -> None:
-    """Registers ``target`` (``"package.module:function"``, ``function(config: dict) -> ImplicitModel``)."""
-    _BUILDERS[name] = target
+def register(name: str, builder: str, config: str) -> None:
+    """Registers architecture ``name``: ``builder`` (``"package.module:callable"``, ``callable(cfg) ->
+    ImplicitModel``, e.g. the model class) and ``config`` (``"package.module:ConfigClass"``, a
+    :class:`~nir_core.config.Config` whose JSON is what bundles record as ``model_config``)."""
+    _ARCHITECTURES[name] = (builder, config)
 
 
 def architectures() -> list[str]:
-    return sorted(_BUILDERS)
+    return sorted(_ARCHITECTURES)
 
 
-def build_model(name: str, config: dict) -> ImplicitModel:
-    """A freshly initialised model of architecture ``name``."""
-    if name not in _BUILDERS:
+def _target(name: str, which: int):
+    if name not in _ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; known: {', '.join(architectures()) or 'none'}")
-    module, function = _BUILDERS[name].split(":")
-    builder: Callable[[dict], ImplicitModel] = getattr(importlib.import_module(module), function)
-    return builder(config)
+    module, attribute = _ARCHITECTURES[name][which].split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def config_class(name: str) -> type[Config]:
+    """The config class of architecture ``name`` (ValueError for an unknown name)."""
+    return _target(name, 1)
+
+
+def build_model(name: str, config: Config | Mapping | None = None) -> ImplicitModel:
+    """A freshly initialised model of architecture ``name``.
+
+    ``config``: its config, or that config's JSON (missing keys take their defaults; None: all defaults). A config
+    goes through its JSON too, so settings derived from others (a head's input width from the encoder's) follow
+    changes made to it in place.
+    """
+    cls = config_class(name)
+    if isinstance(config, Config):
+        if not isinstance(config, cls):
+            raise ValueError(f"architecture {name!r} takes a {cls.__name__}, not a {type(config).__name__}")
+        config = config.to_json()
+    builder: Callable[[Config], ImplicitModel] = _target(name, 0)
+    return builder(cls.from_json(config or {}))
 
 
 def to_bundle(model: ImplicitModel, name: str, config: dict, **meta) -> ModelBundle:

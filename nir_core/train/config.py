@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import Config
+from ..models.registry import config_class
 from .data import SceneSamplingConfig
 
 
 @dataclass
-class DataConfig:
+class DataConfig(Config):
     """Where training and validation scenes come from."""
 
     source: str = "synthetic"
@@ -32,19 +35,27 @@ class DataConfig:
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Config):
     """A training run."""
 
     task: str = "geometry"
     """One of the registered tasks (geometry, joint, frozen, unfrozen, ...)."""
     architecture: str = "point_udf"
     """Registered architecture name."""
-    model: dict = field(default_factory=dict)
-    """The architecture's config as JSON (its defaults when empty)."""
+    model: Config | None = None
+    """The architecture's config, an instance of its registered class (``PointUDFConfig`` for ``point_udf``,
+    ``NDFConfig`` for ``ndf``; :func:`nir_core.models.registry.config_class`). None: the ``init_from`` bundle's
+    config, or without one the architecture's defaults. Set together with ``init_from``, it replaces the bundle's
+    architecture, and every weight whose name and shape still match is loaded."""
+    model_overrides: dict = field(default_factory=dict)
+    """Partial settings of the architecture's config as JSON, merged (nested sections key by key) onto the
+    architecture ``model`` stands for: above all onto the ``init_from`` bundle's config, whose other settings stay,
+    e.g. ``{"context": {}}`` adds a contextualiser to a geometry bundle and ``{"resolution": 128}`` regrids an NDF.
+    ``model.KEY=VALUE`` overrides land here when ``model`` is None and ``init_from`` is set."""
     init_from: str | None = None
-    """A bundle whose weights initialise the model (required by ``frozen`` and ``context``). With ``model`` set
-    too, the bundle's architecture is changed by those settings (e.g. ``{"context": {}}`` adds a contextualiser)
-    and every weight whose name and shape still match is loaded."""
+    """A bundle whose weights initialise the model (required by ``frozen`` and ``context``). With
+    ``model_overrides`` (or ``model``) set too, the bundle's architecture is changed by those settings and every
+    weight whose name and shape still match is loaded; the rest start fresh."""
     data: DataConfig = field(default_factory=DataConfig)
     """Scenes."""
     steps: int = 2000
@@ -78,57 +89,52 @@ class TrainConfig:
         t = min(1.0, (step - self.lr_decay_start) / (self.steps - self.lr_decay_start))
         return self.lr_min + 0.5 * (self.lr - self.lr_min) * (1.0 + math.cos(math.pi * t))
 
-    def to_json(self) -> dict:
-        return asdict(self)
+    def __post_init__(self):
+        if self.model is not None or self.model_overrides:
+            cls = config_class(self.architecture)
+            if self.model is not None and not isinstance(self.model, cls):
+                raise ValueError(f"model is a {type(self.model).__name__}; architecture {self.architecture!r} takes a "
+                                 f"{cls.__name__}")
+            cls.check_partial(self.model_overrides, path="model_overrides")
 
     @classmethod
-    def from_json(cls, d: dict) -> TrainConfig:
-        return _from_dict(cls, d)
+    def from_json(cls, data: Mapping, *, path: str = "") -> TrainConfig:
+        """The run ``data`` describes; ``model`` is read as the config class of its ``architecture``.
+
+        A config written before ``model_overrides`` existed gave, with ``init_from``, only the changes to the
+        bundle's config as ``model``: those are read as ``model_overrides``, as they were meant."""
+        data = dict(data) if isinstance(data, Mapping) else data
+        model = data.get("model") if isinstance(data, Mapping) else None
+        if isinstance(model, Mapping):
+            if "model_overrides" not in data and data.get("init_from"):
+                data["model"], data["model_overrides"] = None, dict(model)
+            else:
+                architecture = data.get("architecture", cls.architecture)
+                where = f"{path}.model" if path else "model"
+                data["model"] = config_class(architecture).from_json(model, path=where)
+        return super().from_json(data, path=path)
+
+    def with_overrides(self, overrides: Iterable[str]) -> TrainConfig:
+        """As :meth:`Config.with_overrides`; ``model.KEY=VALUE`` changes ``model`` (the architecture's defaults first
+        when it is None), or, when ``model`` is None and ``init_from`` is set, joins ``model_overrides``: the
+        bundle's config is only known when the run starts."""
+        overrides = list(overrides)
+        to_model = [item for item in overrides if item.startswith("model.")]
+        cfg = super().with_overrides([item for item in overrides if not item.startswith("model.")])
+        if not to_model:
+            return cfg
+        if cfg.model is None and cfg.init_from:
+            to_model = ["model_overrides." + item[len("model."):] for item in to_model]
+        elif cfg.model is None:
+            cfg.model = config_class(cfg.architecture)()
+        return Config.with_overrides(cfg, to_model)
 
     @property
     def out_dir(self) -> Path:
         return Path(self.out)
 
 
-def _from_dict(cls, d: dict):
-    kwargs = {}
-    for f in fields(cls):
-        if f.name not in d:
-            continue
-        value = d[f.name]
-        default = f.default_factory() if callable(f.default_factory) else None  # type: ignore[misc]
-        if is_dataclass(default) and isinstance(value, dict):
-            value = _from_dict(type(default), value)
-        elif f.name in ("sigmas", "ratios") and isinstance(value, list):
-            value = tuple(value)
-        kwargs[f.name] = value
-    unknown = set(d) - {f.name for f in fields(cls)}
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(sorted(unknown))}")
-    return cls(**kwargs)
-
-
 def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
-    """``["steps=50", "data.count=8", "model.channels=[16,32]"]`` -> a new config (values parsed as JSON when
-    they parse, else kept as strings)."""
-    import json
-
-    d = cfg.to_json()
-    for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override {item!r} is not KEY=VALUE")
-        key, raw = item.split("=", 1)
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            value = raw
-        node = d
-        parts = key.split(".")
-        for p in parts[:-1]:
-            if not isinstance(node.get(p), dict):
-                raise ValueError(f"override {key!r}: {p!r} is not a section")
-            node = node[p]
-        if parts[-1] not in node and parts[0] != "model":
-            raise ValueError(f"override {key!r}: no such setting")
-        node[parts[-1]] = value
-    return TrainConfig.from_json(d)
+    """``["steps=50", "data.count=8", "model.encoder.channels=[16,32]"]`` -> a new config (values parsed as JSON
+    when they parse, else kept as strings); see :meth:`TrainConfig.with_overrides`."""
+    return cfg.with_overrides(overrides)

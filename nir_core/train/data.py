@@ -9,13 +9,14 @@ fly (about 0.1 s a room), so nothing is cached on disk.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..config import Config
 from ..data.ground_truth import MeshField, SurfelsField, field_from_scan
 from ..data.io import find_scans, load
 from ..data.labels import IGNORE_LABEL, SCANNET20, LabelSet, require_label_set
@@ -25,7 +26,7 @@ from ..errors import NIRStudioError
 
 
 @dataclass
-class SceneSamplingConfig:
+class SceneSamplingConfig(Config):
     """How one training example is drawn from a scene."""
 
     num_input: int = 10_240
@@ -43,9 +44,6 @@ class SceneSamplingConfig:
     (:func:`~nir_core.data.synthetic.simulate_scan`: partial, noisy, dense near the camera and sparse far from it,
     like a real scan) instead of from the whole surface; the UDF targets stay those of the exact surface, so the
     encoder is asked to complete what the capture missed. Generated rooms only."""
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 class SceneSource:

@@ -24,8 +24,9 @@ from tqdm import tqdm
 
 from ..atomic import atomic_write_bytes, atomic_write_json
 from ..bundle import BundleError, ModelBundle
+from ..config import Config
 from ..data.labels import SCANNET20
-from ..models.registry import build_model, from_bundle, to_bundle
+from ..models.registry import build_model, config_class, from_bundle, to_bundle
 from .config import TrainConfig
 from .data import FileSource, SyntheticObjectSource, SyntheticRoomSource, UDFSceneDataset
 from .tasks import TASKS, Task
@@ -83,18 +84,28 @@ def _collate(examples: list[dict]) -> dict:
     return {k: torch.stack([e[k] for e in examples]) for k in ("points", "queries", "udf", "labels", "class")}
 
 
+def model_config(cfg: TrainConfig, bundle: ModelBundle | None = None) -> Config:
+    """The architecture run ``cfg`` trains: ``cfg.model``, else the ``init_from`` bundle's config (``bundle`` when
+    given, else loaded), else the architecture's defaults; with ``cfg.model_overrides`` merged on top."""
+    base: dict = {}
+    if cfg.model is not None:
+        base = cfg.model.to_json()
+    elif cfg.init_from:
+        base = (bundle or ModelBundle.load(cfg.init_from)).model_config
+    return config_class(cfg.architecture).from_json(_merged(base, cfg.model_overrides), path="model")
+
+
 def _model(cfg: TrainConfig):
     if cfg.init_from:
         bundle = ModelBundle.load(cfg.init_from)
         if bundle.architecture != cfg.architecture:
             raise BundleError(cfg.init_from, f"holds a {bundle.architecture!r} model; this run trains "
                                              f"{cfg.architecture!r}")
-        if not cfg.model:
+        if cfg.model is None and not cfg.model_overrides:
             return from_bundle(bundle, source=cfg.init_from).train(), bundle.model_config
         # The bundle's architecture with this run's changes (e.g. a contextualiser added): every weight whose
         # name and shape still match is loaded; the rest start fresh.
-        model_config = _merged(bundle.model_config, cfg.model)
-        model = build_model(cfg.architecture, model_config)
+        model = build_model(cfg.architecture, model_config(cfg, bundle))
         own = model.state_dict()
         matching = {k: v for k, v in bundle.state.items() if k in own and own[k].shape == v.shape}
         model.load_state_dict(matching, strict=False)
@@ -104,7 +115,7 @@ def _model(cfg: TrainConfig):
         return model.train(), model.config_json()
     if cfg.task == "frozen":
         raise ValueError("task 'frozen' needs init_from: the geometry bundle whose encoder it keeps")
-    model = build_model(cfg.architecture, cfg.model)
+    model = build_model(cfg.architecture, model_config(cfg))
     # The whole config, defaults included, not just the run's overrides: a bundle must not change meaning when a
     # default does.
     return model, model.config_json()

@@ -17,7 +17,7 @@ def test_thesis_sized_contextualiser_has_about_379k_parameters():
 @pytest.mark.parametrize("kind", ["point_transformer", "mlp"])
 def test_semantic_head_reads_encodings_with_context_appended(kind):
     torch.manual_seed(0)
-    model = PointUDFModel(PointUDFConfig(context={"kind": kind, "context_features": 2})).eval()
+    model = PointUDFModel(PointUDFConfig.from_json({"context": {"kind": kind, "context_features": 2}})).eval()
     points, queries = torch.rand(1, 600, 3) - 0.5, torch.rand(1, 9, 3) - 0.5
     encoding = model.encode(points)
     assert encoding.context.shape == (1, 600, 2)
@@ -37,11 +37,12 @@ def test_bad_settings_fail_clearly():
 
 
 def test_contextualiser_normalises_as_its_encoder_unless_told_otherwise():
-    cfg = PointUDFConfig(encoder={"norm_statistics": "scene"}, context={})
+    cfg = PointUDFConfig.from_json({"encoder": {"norm_statistics": "scene"}, "context": {}})
     assert cfg.context.network["norm_statistics"] == "scene"
     assert PointUDFModel(cfg).parts["context"].net.cfg.norm_statistics == "scene"
     # Written out, so a bundle keeps its meaning when the encoder's setting or the default changes.
     assert PointUDFConfig.from_json(cfg.to_json()).context.network == {"norm_statistics": "scene"}
-    assert PointUDFConfig(context={}).context.network["norm_statistics"] == "batch"
-    own = PointUDFConfig(encoder={"norm_statistics": "scene"}, context={"network": {"norm_statistics": "batch"}})
+    assert PointUDFConfig.from_json({"context": {}}).context.network["norm_statistics"] == "batch"
+    own = PointUDFConfig.from_json({"encoder": {"norm_statistics": "scene"},
+                                  "context": {"network": {"norm_statistics": "batch"}}})
     assert own.context.network["norm_statistics"] == "batch"

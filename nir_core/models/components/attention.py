@@ -15,17 +15,18 @@ translations of the cloud and equivariant to permutations of its points.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...config import Config
 from ...ops import knn
 
 
 @dataclass
-class PointTransformerLayerConfig:
+class PointTransformerLayerConfig(Config):
     """Settings of :class:`PointTransformerLayer` and of the :class:`PointTransformerBlock` around it."""
 
     channels: int = 32
@@ -41,21 +42,6 @@ class PointTransformerLayerConfig:
                              f"{self.k}")
         if self.channels % self.share_planes:
             raise ValueError(f"channels ({self.channels}) must be a multiple of share_planes ({self.share_planes})")
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict) -> PointTransformerLayerConfig:
-        return _from_json(cls, d)
-
-
-def _from_json(cls, d: dict):
-    """Builds dataclass ``cls`` from a JSON dict, refusing unknown keys (a typo must not pass silently)."""
-    unknown = set(d) - {f.name for f in fields(cls)}
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} settings: {sorted(unknown)}")
-    return cls(**d)
 
 
 class PointNorm(nn.BatchNorm1d):

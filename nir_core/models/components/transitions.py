@@ -12,17 +12,18 @@ Tensors are batched and dense: ``points (B, N, 3)``, ``features (B, N, C)``.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from ...config import Config
 from ...ops import farthest_point_sampling, knn
-from .attention import PointNorm, _from_json, gather
+from .attention import PointNorm, gather
 
 
 @dataclass
-class TransitionDownConfig:
+class TransitionDownConfig(Config):
     """Settings of :class:`TransitionDown`."""
 
     in_channels: int = 32
@@ -38,16 +39,9 @@ class TransitionDownConfig:
         if min(self.in_channels, self.out_channels, self.stride, self.k) < 1:
             raise ValueError(f"channels, stride and k must be >= 1, got {self}")
 
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict) -> TransitionDownConfig:
-        return _from_json(cls, d)
-
 
 @dataclass
-class TransitionUpConfig:
+class TransitionUpConfig(Config):
     """Settings of :class:`TransitionUp`."""
 
     in_channels: int = 64
@@ -61,16 +55,9 @@ class TransitionUpConfig:
         if min(self.in_channels, self.out_channels, self.interpolation_k) < 1:
             raise ValueError(f"channels and interpolation_k must be >= 1, got {self}")
 
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict) -> TransitionUpConfig:
-        return _from_json(cls, d)
-
 
 @dataclass
-class GlobalContextConfig:
+class GlobalContextConfig(Config):
     """Settings of :class:`GlobalContext`."""
 
     channels: int = 512
@@ -79,13 +66,6 @@ class GlobalContextConfig:
     def __post_init__(self):
         if self.channels < 1:
             raise ValueError(f"channels must be >= 1, got {self.channels}")
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict) -> GlobalContextConfig:
-        return _from_json(cls, d)
 
 
 class TransitionDown(nn.Module):

@@ -24,20 +24,21 @@ Queries are decoded in chunks (:func:`.base.decode_in_chunks`) and neighbours co
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from ...config import Config
 from ...ops import knn
-from ..components.attention import _from_json, gather
+from ..components.attention import gather
 
 ATTENTION_KINDS = ("scalar", "vector")
 POSITION_ENCODINGS = ("raw", "sinusoidal")
 
 
 @dataclass
-class AttentionPoolConfig:
+class AttentionPoolConfig(Config):
     """Settings of :class:`KNNAttentionPool`."""
 
     k: int = 4
@@ -63,13 +64,6 @@ class AttentionPoolConfig:
             raise ValueError(f"position_encoding must be one of {POSITION_ENCODINGS}, got {self.position_encoding!r}")
         if self.k < 1 or self.n_freqs < 1 or self.position_features < 1 or self.score_hidden < 0:
             raise ValueError(f"need k, n_freqs, position_features >= 1 and score_hidden >= 0, got {self}")
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict) -> AttentionPoolConfig:
-        return _from_json(cls, d)
 
 
 class RelativePositionEncoding(nn.Module):

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
-from ..components.attention import _from_json
+from ...config import Config
 from .attention_pool import AttentionPoolConfig
 
 SEARCH_BLOCK = 65536
@@ -15,7 +15,7 @@ SEARCH_BLOCK = 65536
 
 
 @dataclass
-class DecoderConfig:
+class DecoderConfig(Config):
     """Settings shared by the query decoders (:class:`~.udf.UDFDecoder`, :class:`~.semantic.SemanticDecoder`)."""
 
     in_features: int = 32
@@ -32,21 +32,9 @@ class DecoderConfig:
     keeps one step's activations in the CPU caches (several times faster than 64k per step on 2 cores)."""
 
     def __post_init__(self):
-        # JSON gives the nested pool settings as a dict.
-        if isinstance(self.pool, dict):
-            self.pool = AttentionPoolConfig.from_json(self.pool)
         self.hidden = tuple(int(h) for h in self.hidden)
         if self.in_features < 1 or self.chunk_size < 1 or any(h < 1 for h in self.hidden):
             raise ValueError(f"in_features, chunk_size and hidden widths must be >= 1, got {self}")
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict):
-        return _from_json(cls, d)
 
 
 def mlp(in_features: int, hidden: Sequence[int], out_features: int, dropout: float = 0.0) -> nn.Sequential:

@@ -1,16 +1,16 @@
 """Object classification from one pooled global feature per cloud."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from ..components.attention import _from_json
+from ...config import Config
 from .base import mlp
 
 
 @dataclass
-class ClassifierHeadConfig:
+class ClassifierHeadConfig(Config):
     """Settings of :class:`ClassifierHead`."""
 
     in_features: int = 256
@@ -29,15 +29,6 @@ class ClassifierHeadConfig:
             raise ValueError(f"in_features, num_classes and hidden widths must be >= 1, got {self}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict) -> ClassifierHeadConfig:
-        return _from_json(cls, d)
 
 
 class ClassifierHead(nn.Module):
