@@ -129,11 +129,20 @@ def training_time(training: dict) -> str:
     return "-" if last is None else f"{last:.0f} (last process only)"
 
 
+def anchor(title: str) -> str:
+    """The link target Markdown renderers (GitHub's rule) give the heading ``title``."""
+    kept = "".join(c for c in title.strip().lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
 def refresh_results_md() -> Path:
     """Rebuilds docs/RESULTS.md from every JSON in benchmarks/results (sorted by name)."""
     parts = ["# Results", "",
              "Generated from `benchmarks/results/*.json` by the scripts in `benchmarks/`; do not edit by hand.",
-             "Each section names the command that produced it, the commit and the machine.", ""]
+             "Each section names the command that produced it, the commit and the machine. \"The thesis\" is",
+             "T. W. Costain, \"Efficient Processing and Representations for 3D Tasks\", DPhil thesis, University of Oxford,",
+             "2023 (README, References); docs/findings.md says what the numbers show.", ""]
+    described: dict[str, str] = {}  # description -> title of the first section that gave it
     for path in sorted(RESULTS_DIR.glob("*.json")):
         rec = json.loads(path.read_text())
         if "title" not in rec:  # a benchmark's resume checkpoint, not a result
@@ -141,7 +150,10 @@ def refresh_results_md() -> Path:
         m = rec.get("machine", {})
         # A --carry run measures only the missing rows; the carried rows' costs are in their own columns.
         scope = " (this run only: the carried rows were measured before)" if "--carry" in rec["command"] else ""
-        parts += [f"## {rec['title']}", "", rec["description"], "",
+        # Runs of one benchmark with other inputs share its description: give it once, point back to it after.
+        first = described.setdefault(rec["description"], rec["title"])
+        description = rec["description"] if first == rec["title"] else f"Method: as in [{first}](#{anchor(first)})."
+        parts += [f"## {rec['title']}", "", description, "",
                   f"Command: `{rec['command']}` — commit `{rec['git_commit'][:12]}`, {rec['date']}, "
                   f"{m.get('cpus')} CPUs ({m.get('cpu', '?')}), torch {m.get('torch')}, "
                   f"wall time {rec['wall_time_s']} s{scope}. Raw: `benchmarks/results/{path.name}`.", ""]
