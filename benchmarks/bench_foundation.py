@@ -5,7 +5,7 @@ Targets (issue "Foundation"):
 - A procedural room with its 10k-point simulated scan and 100k labelled UDF samples: < 2 s.
 - Chamfer / F1 on 100k x 100k points: "seconds".
 
-Run: ``.venv/bin/python benchmarks/bench_foundation.py`` (about a minute).
+Run: ``.venv/bin/python benchmarks/bench_foundation.py``.
 """
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ def shuffle(data: bytes, width: int = 4) -> bytes:
     """Byte planes of ``width``-byte words (all first bytes, then all second bytes, ...), the tail as is.
 
     Float32 sign / exponent bytes repeat across weights and their mantissa bytes do not; planes put the
-    repeating bytes together, which LZMA then finds (about 8% smaller on a bundle's biases and norms).
+    repeating bytes together, which LZMA then finds.
     """
     cut = len(data) // width * width
     words = np.frombuffer(data, dtype=np.uint8, count=cut).reshape(-1, width)

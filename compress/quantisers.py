@@ -115,11 +115,11 @@ class DistributionalUniform(Quantiser):
 class KMeans(Quantiser):
     """Cluster quantisation: 2^k centroids of the 1-D k-means of the tensor's values.
 
-    ``exact`` runs the optimal 1-D k-means (``kmeans1d``) on every tensor. It costs ~0.5 µs per value and
-    cluster here, seconds per repartition of a whole model, so by default only small tensors get it and the
-    others Lloyd's iterations on the sorted values from a companding start (centroid density ∝ p(w)^(1/3), the
-    high-resolution optimum), each iteration O(k log n) with prefix sums. ``benchmarks/bench_quantisers.py``
-    measures the gap to the optimum.
+    ``exact`` runs the optimal 1-D k-means (``kmeans1d``) on every tensor. Its cost grows with values times
+    clusters, too slow to repeat on every repartition of a whole model, so by default only small tensors get it
+    and the others Lloyd's iterations on the sorted values from a companding start (centroid density ∝ p(w)^(1/3),
+    the high-resolution optimum), each iteration O(k log n) with prefix sums.
+    ``tests/compress/test_quantisers.py`` checks the fast path against the optimum.
     """
 
     name: ClassVar[str] = "kmeans"

@@ -1,6 +1,6 @@
 """Mesh statistics users care about after an extraction: area, holes, pieces, non-manifold edges.
 
-Everything is vectorised (numpy sorting + ``scipy.sparse.csgraph``): a 1M-face mesh takes about a second.
+Everything is vectorised (numpy sorting + ``scipy.sparse.csgraph``): no Python loop over faces or edges.
 Coincident vertices are welded first (on index arrays, never on the caller's mesh), so a mesh saved
 without shared vertices (one vertex triple per face, as STL stores it) is not mistaken for a soup of
 disconnected triangles with three boundary edges each.

@@ -109,8 +109,8 @@ def orientation_flips(vertices: np.ndarray, faces: np.ndarray, *, outward: bool 
 def orient_components(mesh: trimesh.Trimesh, *, outward: bool = True) -> trimesh.Trimesh:
     """A copy of ``mesh`` with a consistent face winding on each orientable connected piece.
 
-    See :func:`orientation_flips` for the method and which winding each piece gets. Vectorised: ~1 s for
-    500k faces, where ``trimesh.repair.fix_winding`` (a Python traversal) takes tens of seconds.
+    See :func:`orientation_flips` for the method and which winding each piece gets. Vectorised, because
+    ``trimesh.repair.fix_winding`` (a Python traversal) is too slow for the meshes an extraction makes.
     """
     faces = np.asarray(mesh.faces, dtype=np.int64)
     flip = orientation_flips(mesh.vertices, faces, outward=outward)
