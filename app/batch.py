@@ -19,6 +19,7 @@ import numpy as np
 from nir_core.atomic import atomic_write_json
 from nir_core.errors import NIRStudioError
 from nir_core.pipeline import STAGES as PIPELINE_STAGES
+from nir_core.pipeline import PipelineConfig
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
 FORMATS = ("glb", "ply", "npz")
@@ -35,11 +36,9 @@ class BatchJob:
     out_dir: Path
     """Where outputs and reports go."""
     model: Path
-    """The bundle folder."""
-    resolution: int = 256
-    """Extraction grid, cells per axis."""
-    labels: bool | None = None
-    """Label the meshes; None: when the bundle predicts labels."""
+    """The bundle folder or compressed model file."""
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    """What each input goes through (resolution, labels, ...)."""
     formats: tuple[str, ...] = ("glb", "ply")
     """Mesh files written per input (of :data:`FORMATS`)."""
     force: bool = False
@@ -129,10 +128,10 @@ def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None
     names = output_names(paths)
     i, n = job.shard
     mine = list(zip(paths, names))[i::n]
-    from nir_core.pipeline import Pipeline, PipelineConfig, load_model
+    from nir_core.pipeline import Pipeline, load_model
 
     model = load_model(job.model)
-    Pipeline(PipelineConfig(labels=job.labels), model)  # a model that cannot label as asked fails before any input
+    Pipeline(job.pipeline, model)  # a model that cannot label as asked fails before any input
     job.out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for path, name in mine:
@@ -144,8 +143,8 @@ def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None
             start = time.perf_counter()
             try:
                 result.outputs = reconstruct_file(
-                    path, job.out_dir, name, model, PipelineConfig(resolution=job.resolution, labels=job.labels),
-                    formats=job.formats, on_stage=lambda stage, name=name: on_stage and on_stage(name, stage))
+                    path, job.out_dir, name, model, job.pipeline, formats=job.formats,
+                    on_stage=lambda stage, name=name: on_stage and on_stage(name, stage))
                 result.status = "done"
             except (NIRStudioError, ValueError, OSError) as exc:
                 result.status, result.reason = "failed", str(exc)

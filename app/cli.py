@@ -10,7 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from app.options import config_options
+from app.web import WebConfig
+from nir_core import cpu
 from nir_core.errors import NIRStudioError, ScanLoadError
+from nir_core.pipeline import PipelineConfig
+from nir_core.protocol import EvalConfig
 
 app = typer.Typer(
     name="nir-studio",
@@ -135,15 +140,15 @@ def synth_objects(
 
 
 @app.command()
+@config_options(PipelineConfig, "resolution", "method", "min_component_area", param="pipeline")
 def extract(
     input_path: Path = typer.Argument(..., help="Scan or mesh whose distance field is meshed."),
     output: Path = typer.Option(..., "--out", "-o", help="Mesh to write (.ply, .obj, .glb, .off, .stl)."),
-    resolution: int = typer.Option(256, help="Cells per axis over the unit cube (256 default, 512 fine)."),
-    method: str = typer.Option("udf-mc", help="udf-mc (ours), dense-points (NDF + ball pivoting) or epsilon."),
-    min_component_area: float = typer.Option(0.0005, help="Drop pieces under this fraction of the area (0 = keep)."),
     report: Path | None = typer.Option(None, help="Also write a JSON report (stats, timings) here."),
-    model: Path | None = typer.Option(None, help="Mesh a trained bundle's UDF of the scan instead of the exact "
-                                      "distance field (udf-mc only)."),
+    model: Path | None = typer.Option(None, help="Mesh a trained model's UDF of the scan (bundle folder or .nirz) "
+                                      "instead of the exact distance field (udf-mc only)."),
+    *,
+    pipeline,
 ):
     """Mesh the unsigned distance field of a scan or mesh ("mesh my scan's distance field"), or with --model the
     field a trained model predicts from it."""
@@ -152,19 +157,15 @@ def extract(
     from nir_core.atomic import atomic_write_json
     from nir_core.data.io import load, save_scan
     from nir_core.data.scan import Scan
-    from nir_core.pipeline import Pipeline, PipelineConfig, load_model
+    from nir_core.pipeline import Pipeline, load_model
 
-    try:
-        cfg = PipelineConfig(method=method, resolution=resolution, min_component_area=min_component_area, labels=False,
-                             score=False)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    cfg = PipelineConfig.from_json({**pipeline.to_json(), "labels": False, "score": False})
     if output.suffix.lower() not in (".ply", ".obj", ".glb", ".off", ".stl"):
         raise typer.BadParameter(f"{output}: write .ply, .obj, .glb, .off or .stl", param_hint="--out")
     scan = load(input_path)
-    if model is not None and method != "udf-mc":
+    if model is not None and cfg.method != "udf-mc":
         raise typer.BadParameter("a trained model's field is meshed with udf-mc", param_hint="--method")
-    with err.status(f"extracting {input_path.name} at {resolution}³ ({method})"):
+    with err.status(f"extracting {input_path.name} at {cfg.resolution}³ ({cfg.method})"):
         result = Pipeline(cfg, load_model(model) if model is not None else None).run(scan)
     mesh, rep = result.mesh, result.report
     save_scan(Scan(points=np.asarray(mesh.vertices, np.float32), mesh=mesh), output)
@@ -179,19 +180,19 @@ def extract(
 
 
 @app.command()
+@config_options(PipelineConfig, "resolution", "labels", param="pipeline")
 def reconstruct(
     inputs: list[Path] = typer.Argument(..., help="Scans or meshes: files, folders, glob patterns."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder (a mesh per format and a JSON report each)."),
     model: str = typer.Option("default", help="Trained bundle folder or compressed .nirz file, or 'default' for the "
                               "bundled model."),
-    resolution: int = typer.Option(256, help="Extraction grid, cells per axis over the unit cube."),
-    labels: bool | None = typer.Option(None, "--labels/--no-labels",
-                                       help="Label the meshes (default: when the bundle labels)."),
     formats: str = typer.Option("glb,ply", "--format", help="Comma-separated: glb (vertex colours), ply (label "
                                 "property), npz."),
     force: bool = typer.Option(False, help="Redo inputs that already have a report."),
     shard: str | None = typer.Option(None, help="i/n: handle every n-th input from the i-th (default: torchrun's "
                                      "RANK/WORLD_SIZE, else all)."),
+    *,
+    pipeline,
 ):
     """Reconstruct (and label) scans with a trained model: scan -> encoder -> UDF -> mesh in the input's frame.
 
@@ -203,8 +204,7 @@ def reconstruct(
 
     try:
         job = BatchJob(inputs=list(inputs), out_dir=out_dir, model=default_model() if model == "default" else Path(model),
-                       resolution=resolution, labels=labels, formats=tuple(f.strip().lower() for f in formats.split(",")
-                                                                          if f.strip()),
+                       pipeline=pipeline, formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()),
                        force=force, shard=parse_shard(shard))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -236,14 +236,15 @@ def reconstruct(
 
 
 @app.command()
+@config_options(EvalConfig, "resolution", "num_input", param="protocol")
 def evaluate(
-    model: Path = typer.Argument(..., help="Trained bundle folder."),
+    model: Path = typer.Argument(..., help="Trained bundle folder or compressed .nirz file."),
     data: list[Path] | None = typer.Argument(None, help="Scans, meshes or dataset folders with ground truth."),
     rooms: int = typer.Option(0, help="Also evaluate on this many generated held-out rooms."),
     room_seed: int = typer.Option(100_000, help="Seed of the first generated room (training uses 0..)."),
-    resolution: int = typer.Option(256, help="Extraction grid, cells per axis."),
-    num_input: int = typer.Option(10_000, help="Encoder input points per scene (the thesis: 10k)."),
     output: Path | None = typer.Option(None, "--out", "-o", help="Metrics JSON to write (default: print it)."),
+    *,
+    protocol,
 ):
     """Score a bundle by the thesis's protocol: 10k points in, mesh at 256³, CD-L1/L2 and F1 against 100k ground-truth
     points; mIoU and mF1 when the model and the data are labelled."""
@@ -255,14 +256,14 @@ def evaluate(
     from nir_core.data.labels import require_label_set
     from nir_core.data.synthetic import generate_room
     from nir_core.pipeline import load_model
-    from nir_core.protocol import EvalConfig, prepare
     from nir_core.protocol import evaluate as run
+    from nir_core.protocol import prepare
 
     if not data and rooms <= 0:
         raise typer.BadParameter("give scans to evaluate on, or --rooms N for generated rooms", param_hint="DATA")
     loaded = load_model(model)
     net, model_labels = loaded.model, loaded.label_set
-    cfg = EvalConfig(num_input=num_input, resolution=resolution)
+    cfg = protocol
     scans = []
     for path in expand_inputs(list(data or [])):
         scan = load(path)
@@ -426,32 +427,29 @@ def inspect(path: Path = typer.Argument(..., help="A .nirz file.")):
 
 
 @app.command()
-def web(
-    host: str = typer.Option("127.0.0.1", help="Interface to bind (127.0.0.1: this machine only)."),
-    port: int = typer.Option(7860, help="TCP port."),
-    share: bool = typer.Option(False, help="Also ask Gradio for a public share link."),
-    max_upload_mb: int = typer.Option(200, help="Largest upload accepted, MiB."),
-    max_points: int = typer.Option(5_000_000, help="Largest scan accepted, points."),
-):
+@config_options(WebConfig, "host", "port", "share", "max_upload_mb", "max_points", param="settings")
+def web(*, settings):
     """Serve the web UI (Gradio): upload a scan, get its labelled reconstruction, download GLB / PLY / report."""
-    from app.web import WebConfig, launch
+    from app.web import launch
 
-    launch(WebConfig(host=host, port=port, share=share, max_upload_mb=max_upload_mb, max_points=max_points))
+    launch(settings)
 
 
 @app.command()
+@config_options(PipelineConfig, "resolution", param="pipeline")
 def view(
     paths: list[Path] = typer.Argument(..., help="Meshes or point sets (e.g. reconstructions: NAME.ply)."),
     compare: Path | None = typer.Option(None, help="A second result shown beside the first; or a model (bundle "
                                         "folder or .nirz): the first path reconstructed with it."),
     model: Path | None = typer.Option(None, help="Reconstruct the paths with this model (bundle folder or .nirz) "
                                       "and show the results."),
-    resolution: int = typer.Option(256, help="Extraction grid when --model / a model --compare reconstructs."),
     screenshot: Path | None = typer.Option(None, help="Render offscreen to this PNG instead of opening a window."),
     width: int = typer.Option(1280, help="Screenshot width."),
     height: int = typer.Option(800, help="Screenshot height."),
     close_after: float | None = typer.Option(None, hidden=True, help="Close the window after this many seconds."),
     grab: Path | None = typer.Option(None, hidden=True, help="Save a PNG of the whole display before closing."),
+    *,
+    pipeline,
 ):
     """Open results in the desktop viewer (Open3D): one geometry per class, each with its visibility checkbox.
     With models (--model, or a model as --compare) the scans are reconstructed first: a float bundle beside its
@@ -469,10 +467,10 @@ def view(
     try:
         if model is not None:
             with err.status(f"reconstructing {len(scans)} scan(s) with {model}"):
-                paths = reconstructed(scans, model, work, resolution)
+                paths = reconstructed(scans, model, work, pipeline)
         if compare is not None and is_model(compare):
             with err.status(f"reconstructing {scans[0].name} with {compare}"):
-                compare = reconstructed(scans[:1], compare, work, resolution)[0]
+                compare = reconstructed(scans[:1], compare, work, pipeline)[0]
         if screenshot is not None:
             items = scene_items(list(paths), compare)
             out.print(f"wrote {render(items, screenshot, width, height)} ({len(items)} geometries)")
@@ -498,6 +496,7 @@ def main(argv: list[str] | None = None) -> None:
     (bad file, bad value) prints one line ``error: <file>: <reason>`` and exits 2, never a traceback."""
     command = typer.main.get_command(app)
     try:
+        cpu.apply(cpu.CpuTuning.from_env())  # torch's process-wide threads: set here, never by the library
         command.main(args=argv, prog_name="nir-studio")  # standalone: exits with the command's status
     except NIRStudioError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)

@@ -24,6 +24,7 @@ from nir_core.data.labels import palette
 from nir_core.data.sampling import SamplingConfig, make_udf_samples
 from nir_core.data.summary import scan_summary
 from nir_core.metrics import reconstruction_metrics, sample_points_for_eval
+from nir_core.pipeline import PipelineConfig
 from nir_core.protocol import EVAL_POINTS
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "samples"
@@ -124,7 +125,8 @@ def run_demo(inputs: list[Path] | None, out_dir: Path, console: Console | None =
         with console.status(f"processing {path.name}"):
             report = process_scan(Path(path), out_dir, cfg)
             if resolution:
-                (result,) = run_batch(BatchJob([Path(path)], recon, default_model(), resolution, force=True))
+                (result,) = run_batch(BatchJob([Path(path)], recon, default_model(), PipelineConfig(resolution=resolution),
+                                               force=True))
                 report["reconstruction"] = {"status": result.status, "reason": result.reason,
                                             "outputs": result.outputs, "report": str(recon / f"{result.name}.json")}
         reports.append(report)

@@ -87,18 +87,19 @@ def is_model(path: Path) -> bool:
     return path.suffix.lower() == ".nirz" or (path.is_dir() and (path / "config.json").is_file())
 
 
-def reconstructed(paths: list[Path], model_path: Path, out_dir: Path, resolution: int = 256) -> list[Path]:
+def reconstructed(paths: list[Path], model_path: Path, out_dir: Path, pipeline=None) -> list[Path]:
     """Each scan reconstructed (and labelled, when the model can) by the bundle or ``.nirz`` at ``model_path``;
-    returns the PLY results in ``out_dir``, named after the model so the geometry list tells them apart."""
+    returns the PLY results in ``out_dir``, named after the model so the geometry list tells them apart.
+    ``pipeline``: the :class:`~nir_core.pipeline.PipelineConfig` (its defaults when None)."""
     from app.batch import reconstruct_file
-    from nir_core.pipeline import PipelineConfig, load_model
+    from nir_core.pipeline import load_model
 
     model = load_model(Path(model_path))
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for path in paths:
         name = f"{Path(path).stem} ({Path(model_path).name})"
-        results.append(Path(reconstruct_file(Path(path), out_dir, name, model, PipelineConfig(resolution=resolution),
+        results.append(Path(reconstruct_file(Path(path), out_dir, name, model, pipeline,
                                              formats=("ply",))[0]))
     return results
 

@@ -5,9 +5,9 @@ the extractor. Metrics against 100k points sampled on the ground truth, next to 
 independent 100k sample of the ground truth scored the same way). Topology (area, boundary length and loops,
 pieces) against the ground truth's: holes and fragments are what users of UDF extractors complain about.
 
-Run: ``.venv/bin/python benchmarks/bench_extract.py`` (about 20-30 min on 2 cores; the dense 256³ grids of the
-ε-level set dominate). Finished rows are kept in ``benchmarks/results/extract_partial.json`` so an interrupted
-run resumes; ``--quick`` runs only 128³ and only our extractor.
+Run: ``.venv/bin/python benchmarks/bench_extract.py`` (its wall time is in docs/RESULTS.md; the dense 256³ grids
+of the ε-level set dominate it). Finished rows are kept in ``benchmarks/results/extract_partial.json`` so an
+interrupted run resumes; ``--quick`` runs only 128³ and only our extractor.
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from nir_core.extract import (
     udf_marching_cubes,
 )
 from nir_core.metrics import reconstruction_metrics, sample_points_for_eval
+from nir_core.protocol import EVAL_POINTS
 
 SHARED = REPO.parent / "shared" / "data"
 SHAPES = {
@@ -106,8 +107,8 @@ def main() -> None:
     for name, rel in SHAPES.items():
         scan = load(SHARED / rel).normalised()
         field = MeshField(scan.mesh)
-        gt, _ = sample_points_for_eval(scan.mesh, 100_000, seed=0)
-        floor_pts, _ = sample_points_for_eval(scan.mesh, 100_000, seed=1)
+        gt, _ = sample_points_for_eval(scan.mesh, EVAL_POINTS, seed=0)
+        floor_pts, _ = sample_points_for_eval(scan.mesh, EVAL_POINTS, seed=1)
         floor = reconstruction_metrics(floor_pts, gt)
         gt_stats = mesh_stats(scan.mesh)
         for res in resolutions:
@@ -121,7 +122,7 @@ def main() -> None:
                 mesh, seconds, fraction = run_method(method, field, res)
                 stats = mesh_stats(mesh)
                 if len(mesh.faces):
-                    pts, _ = sample_points_for_eval(mesh, 100_000, seed=2)
+                    pts, _ = sample_points_for_eval(mesh, EVAL_POINTS, seed=2)
                     m = reconstruction_metrics(pts, gt)
                 else:
                     m = {"cd_l1": float("nan"), "cd_l2": float("nan"), "f1_delta": 0.0}

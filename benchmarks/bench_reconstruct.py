@@ -32,7 +32,7 @@ from nir_core.data.io import load
 from nir_core.data.synthetic import generate_room
 from nir_core.metrics import reconstruction_metrics
 from nir_core.models.registry import from_bundle
-from nir_core.protocol import RECONSTRUCTION_KEYS, EvalConfig, evaluate_scene, prepare, recall_by_coverage, score_mesh
+from nir_core.protocol import INPUT_POINTS, RECONSTRUCTION_KEYS, EvalConfig, evaluate_scene, prepare, recall_by_coverage, score_mesh
 
 SHARED = REPO.parent / "shared" / "data"
 
@@ -99,14 +99,14 @@ def main() -> None:
                 for b in r["recall_by_input_distance"])])
     exp.tables["Recall by distance to the input"] = coverage
     with torch.no_grad():
-        pts = torch.rand(10_240, 3) - 0.5
+        pts = torch.rand(INPUT_POINTS, 3) - 0.5
         start = time.perf_counter()
         field = model.field(pts)
         encode = time.perf_counter() - start
         start = time.perf_counter()
         field.udf(torch.rand(100_000, 3) - 0.5)
         query = time.perf_counter() - start
-    exp.tables["Speed"] = Table(["encode 10,240 points (s)", "100k UDF queries (s)"], [[f"{encode:.2f}", f"{query:.2f}"]])
+    exp.tables["Speed"] = Table([f"encode {INPUT_POINTS:,} points (s)", "100k UDF queries (s)"], [[f"{encode:.2f}", f"{query:.2f}"]])
     exp.metrics = {"rows": rows, "encode_s": encode, "query_100k_s": query, "model": str(args.model)}
     bundle = ModelBundle.load(args.model)
     trained = bundle.training

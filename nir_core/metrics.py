@@ -17,9 +17,7 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from nir_core.data.labels import IGNORE_LABEL
-
-DEFAULT_DELTA = 0.005
-"""F1 distance threshold for unit-cube scenes (the thesis' delta)."""
+from nir_core.protocol import DELTA as DEFAULT_DELTA  # the protocol's δ, the default of every F1 metric
 
 _QUERY_BATCH = 1 << 16
 """Query points per KD-tree call: bounds the temporary (distance, index) buffers of one call."""
@@ -438,14 +436,14 @@ def semantic_metrics(pred_points, pred_labels, gt_points, gt_labels, num_classes
 # ------------------------------------------------------------------------------------------- sampling
 
 
-def sample_points_for_eval(mesh: trimesh.Trimesh, n: int = 100_000, seed: int = 0
+def sample_points_for_eval(mesh: trimesh.Trimesh, n: int, seed: int = 0
                            ) -> tuple[np.ndarray, np.ndarray]:
     """Area-uniform surface samples of ``mesh`` with the normal of the face each one lies on.
 
     Parameters
     ----------
     mesh: triangle mesh with positive surface area (unit cube for the thesis' deltas).
-    n: number of samples (the thesis uses 100k).
+    n: number of samples (the protocol's :data:`~nir_core.protocol.EVAL_POINTS`).
     seed: makes the samples reproducible.
 
     Returns

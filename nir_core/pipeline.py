@@ -14,18 +14,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import trimesh
 
-from .bundle import ModelBundle
-from .data.labels import LabelSet
-from .data.scan import Scan
+from .config import Config
 from .errors import NIRStudioError
-from .protocol import INPUT_POINTS, RESOLUTION, mesh_metrics
+from .protocol import INPUT_POINTS, RESOLUTION
+
+if TYPE_CHECKING:  # torch, trimesh and the models load with the first run, not with the settings (fast CLI start)
+    import trimesh
+
+    from .bundle import ModelBundle
+    from .data.labels import LabelSet
+    from .data.scan import Scan
 
 ENTRY_POINT_GROUP = "nir_studio.model_loaders"
 """Entry point group whose objects are :class:`ModelLoader` instances (see ``pyproject.toml``)."""
@@ -58,6 +63,7 @@ def _is_bundle_folder(path: Path) -> bool:
 
 
 def _load_bundle(path: Path):
+    from .bundle import ModelBundle
     from .models.registry import from_bundle
 
     bundle = ModelBundle.load(path)
@@ -129,6 +135,8 @@ def load_model(path: str | Path) -> LoadedModel:
     """The model at ``path``, by the first registered loader that accepts it (a bundle folder otherwise).
 
     Raises :class:`~nir_core.errors.NIRStudioError` subclasses naming the path and the reason."""
+    from .data.labels import LabelSet
+
     path = Path(path)
     loader = next((lo for lo in loaders() if lo.accepts(path)), BUNDLE_LOADER)
     model, bundle = loader.load(path)
@@ -140,13 +148,14 @@ def load_model(path: str | Path) -> LoadedModel:
 
 
 @dataclass
-class PipelineConfig:
+class PipelineConfig(Config):
     """Settings of :class:`Pipeline`."""
 
     resolution: int = RESOLUTION
     """Extraction grid, cells per axis over the unit cube."""
     method: str = "udf-mc"
-    """Extractor of an exact field, one of :data:`METHODS` (a model's field is always meshed with udf-mc)."""
+    """Extractor of an exact field: udf-mc (ours), dense-points (NDF + ball pivoting) or epsilon (the baseline);
+    a model's field is always meshed with udf-mc (:data:`METHODS`)."""
     min_component_area: float = 0.0005
     """Drop connected pieces with less than this fraction of the mesh's area (0 keeps everything)."""
     orient: bool = True
@@ -158,7 +167,7 @@ class PipelineConfig:
     seed: int = 0
     """Seeds the draw of the encoded points."""
     labels: bool | None = None
-    """Label the mesh vertices with the model's semantic head; None: when the model has a trained one."""
+    """Label the mesh vertices with the model's semantic head (unset: when the model has a trained one)."""
     score: bool = True
     """Score the mesh against the input's own surface when the input has faces (``metrics_vs_input_mesh``)."""
 
@@ -238,7 +247,7 @@ class Pipeline:
             report = extra
         with stage("cleanup"):
             mesh = self._cleanup(mesh)
-        report = {"job": asdict(self.cfg), **report, "mesh_unit_cube": _mesh_stats(mesh),
+        report = {"job": self.cfg.to_json(), **report, "mesh_unit_cube": _mesh_stats(mesh),
                   "normalisation": unit.normalisation.to_json()}
         back = mesh.copy()
         back.vertices = unit.normalisation.invert(np.asarray(mesh.vertices, dtype=np.float64))
@@ -247,6 +256,8 @@ class Pipeline:
             with stage("label"):
                 vertex_labels = self._label(back, unit, field_, points, report)
         if self.cfg.score and scan.has_faces and len(back.faces):
+            from .protocol import mesh_metrics
+
             with stage("score"):
                 report["metrics_vs_input_mesh"] = mesh_metrics(scan, back)
         report["timings_s"] = {k: round(v, 4) for k, v in timings.items()}

@@ -16,14 +16,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import trimesh
 
-from .data.sampling import sample_surface
-from .data.scan import Scan
-from .metrics import DEFAULT_DELTA, mean_iou, nearest_distances, reconstruction_metrics, sample_points_for_eval, semantic_metrics
+from .config import Config
+
+if TYPE_CHECKING:  # the heavy modules load with the first function that needs them, not with the constants
+    import trimesh
+
+    from .data.scan import Scan
 
 INPUT_POINTS = 10_000
 """Points of a scene fed to the encoder at inference (the thesis's data preparation: 10k surface points). Training
@@ -32,8 +34,8 @@ EVAL_POINTS = 100_000
 """Surface samples on each side of a comparison: on the prediction and on the ground truth (the thesis: 100k)."""
 RESOLUTION = 256
 """Extraction grid, cells per axis over the unit cube."""
-DELTA = DEFAULT_DELTA
-"""F1 distance threshold in unit-cube units (δ = 0.005; defined with the metrics)."""
+DELTA = 0.005
+"""F1 distance threshold in unit-cube units; the default of every F1 metric in :mod:`nir_core.metrics`."""
 
 RECONSTRUCTION_KEYS = ("cd_l1", "cd_l2", "f1_delta", "f1_2delta", "precision", "recall", "accuracy", "completeness")
 """Per scene: Chamfer L1 / L2, F1 at δ and 2δ, F1-δ's precision (prediction near the truth) and recall, and CD-L1's
@@ -46,7 +48,7 @@ near it (δ-2δ, 2δ-4δ), and in the input's holes (beyond 4δ)."""
 
 
 @dataclass
-class EvalConfig:
+class EvalConfig(Config):
     """Settings of the protocol."""
 
     num_input: int = INPUT_POINTS
@@ -77,6 +79,8 @@ class ProtocolScene:
 
 def prepare(scan: Scan, name: str, cfg: EvalConfig | None = None) -> ProtocolScene:
     """Normalises ``scan`` and draws the encoder input and the ground-truth samples."""
+    from .data.sampling import sample_surface
+
     cfg = cfg or EvalConfig()
     unit = scan.normalised()
     points, _, _ = sample_surface(unit, cfg.num_input, cfg.seed)
@@ -90,6 +94,8 @@ def prepare(scan: Scan, name: str, cfg: EvalConfig | None = None) -> ProtocolSce
 
 def score_mesh(mesh: trimesh.Trimesh, scene: ProtocolScene, cfg: EvalConfig) -> tuple[dict, np.ndarray | None]:
     """Reconstruction metrics of ``mesh`` (unit cube) against the scene; also returns the sampled mesh points."""
+    from .metrics import reconstruction_metrics, sample_points_for_eval
+
     if len(mesh.faces) == 0:
         return {k: float("nan") for k in RECONSTRUCTION_KEYS} | {"empty_mesh": True}, None
     pred = sample_points_for_eval(mesh, cfg.num_gt, seed=cfg.seed + 2)[0]
@@ -103,6 +109,8 @@ def mesh_metrics(scan: Scan, mesh: trimesh.Trimesh, reference: trimesh.Trimesh |
 
     What ``nir-studio reconstruct`` reports against an input that has faces, and the web UI's comparison of two
     reconstructions."""
+    from .metrics import reconstruction_metrics, sample_points_for_eval
+
     unit = scan.normalised()
 
     def in_unit_cube(m: trimesh.Trimesh) -> trimesh.Trimesh:
@@ -133,6 +141,8 @@ def recall_by_coverage(pred: np.ndarray, scene: ProtocolScene, delta: float = DE
     One dict per band of :data:`COVERAGE_EDGES`: ``band`` (e.g. ``"1-2 δ"``), ``share`` (fraction of the ground
     truth in it) and ``recall`` (fraction of those within ``delta`` of ``pred``; None for an empty band).
     """
+    from .metrics import nearest_distances
+
     to_input = nearest_distances(scene.gt_points, scene.input_points)[0] / delta
     found = nearest_distances(scene.gt_points, pred)[0] <= delta
     edges = (0.0, *COVERAGE_EDGES, np.inf)
@@ -154,6 +164,10 @@ def evaluate_scene(model, scene: ProtocolScene, cfg: EvalConfig | None = None, s
     ``model``: an :class:`~nir_core.models.base.ImplicitModel` or a :class:`~nir_core.pipeline.LoadedModel`.
     ``semantic``: also score the semantic head (when the model has one and the scene is labelled); off for
     models whose semantic head was never trained (geometry-only bundles)."""
+    import torch
+
+    from .data.scan import Scan
+    from .metrics import mean_iou, semantic_metrics
     from .pipeline import LoadedModel, Pipeline, PipelineConfig
 
     cfg = cfg or EvalConfig()

@@ -4,8 +4,8 @@ import pytest
 from conftest import shared_file
 
 from nir_core.data.io import load
-from nir_core.metrics import DEFAULT_DELTA, nearest_distances
-from nir_core.protocol import EvalConfig, prepare, recall_by_coverage
+from nir_core.metrics import nearest_distances
+from nir_core.protocol import DELTA, EvalConfig, prepare, recall_by_coverage
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_recall_by_coverage_tells_lost_detail_from_unfilled_holes(scene):
     assert all(b["recall"] == 1.0 for b in filled if b["share"] > 0)
     # A reconstruction of only the ground truth within 2δ of the input: complete there, and nothing of the holes
     # (a ground-truth point beyond 4δ of the input is beyond 2δ of every kept point).
-    near = nearest_distances(scene.gt_points, scene.input_points)[0] < 2 * DEFAULT_DELTA
+    near = nearest_distances(scene.gt_points, scene.input_points)[0] < 2 * DELTA
     bands = recall_by_coverage(scene.gt_points[near], scene)
     assert bands[0]["recall"] == bands[1]["recall"] == 1.0
     assert bands[3]["share"] > 0 and bands[3]["recall"] == 0.0

@@ -89,12 +89,13 @@ def test_float_bundle_beside_its_compressed_file(capsys, tmp_path):
     from PIL import Image
 
     from app.viewer import is_model, reconstructed
+    from nir_core.pipeline import PipelineConfig
 
     bundle = REPO / "assets" / "models" / "pt-geometry"
     nirz = tmp_path / "geo2.nirz"
     assert run(capsys, "compress", str(bundle), "-o", str(nirz), "--bits", "2")[0] == 0
     assert is_model(nirz) and is_model(bundle) and not is_model(SAMPLES / "room_00001_scan.ply")
-    made = reconstructed([SAMPLES / "room_00001_scan.ply"], nirz, tmp_path / "r", resolution=32)
+    made = reconstructed([SAMPLES / "room_00001_scan.ply"], nirz, tmp_path / "r", PipelineConfig(resolution=32))
     assert [p.name for p in made] == ["room_00001_scan (geo2.nirz).ply"]
     assert any(i.is_mesh and i.name.startswith("room_00001_scan (geo2.nirz).ply") for i in file_items(made[0]))
     shot = tmp_path / "both.png"
