@@ -14,11 +14,12 @@ the cube triggers a warning). Query labels follow the nearest-surface-point rule
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import trimesh
 
+from ..config import Config
 from .ground_truth import MeshField, PointsField, face_labels_from_scan, field_from_scan
 from .scan import Scan
 
@@ -26,7 +27,7 @@ SeedLike = int | np.random.SeedSequence | np.random.Generator | None
 
 
 @dataclass
-class SamplingConfig:
+class SamplingConfig(Config):
     """How many points to draw and how far from the surface (NDF's defaults, unit-cube units)."""
 
     num_surface: int = 10_000
@@ -61,19 +62,6 @@ class SamplingConfig:
     def counts(self) -> tuple[int, ...]:
         """Queries per sigma, summing exactly to ``num_queries``."""
         return split_counts(self.num_queries, self.ratios)
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["sigmas"], d["ratios"] = list(self.sigmas), list(self.ratios)
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict) -> SamplingConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown sampling settings: {sorted(unknown)}")
-        return cls(**d)
 
 
 def split_counts(total: int, ratios) -> tuple[int, ...]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import trimesh
@@ -30,13 +30,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 from scipy.spatial import cKDTree
 
+from ..config import Config
 from .query import DEFAULT_BATCH_SIZE, QueryCounter, query_field
 
 _EPS = 1e-12
 
 
 @dataclass
-class DensePointsConfig:
+class DensePointsConfig(Config):
     """Settings of :func:`dense_points`; defaults follow NDF (objects normalised to ``[-0.5, 0.5]^3``)."""
 
     num_points: int = 200_000
@@ -65,10 +66,6 @@ class DensePointsConfig:
     """Box (lo, hi), the same on every axis, where the initial uniform samples are drawn."""
     batch_size: int = DEFAULT_BATCH_SIZE
     """Points per field call (see :func:`~nir_core.extract.query.query_field`)."""
-
-    def to_dict(self) -> dict:
-        """JSON-ready settings."""
-        return asdict(self)
 
 
 def _project(field, p: np.ndarray, cfg: DensePointsConfig, counter: QueryCounter | None

@@ -23,6 +23,7 @@ import trimesh
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ..config import Config
 from ..errors import FieldError
 from .cleanup import extend_border, smooth_boundary
 from .grid import SQRT3_2, Grid, all_cells, narrow_band
@@ -33,7 +34,7 @@ from .refine import subdivide_onto_surface
 
 
 @dataclass
-class UDFExtractConfig:
+class UDFExtractConfig(Config):
     """Settings of :func:`udf_marching_cubes`."""
 
     resolution: int = 256

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +52,7 @@ def write_room(room: SyntheticRoom, scan: Scan, out_dir: str | Path, name: str,
     meta["scan"] = {
         "points": int(len(scan)), "seed": scan.extra.get("seed"), "fov": scan.extra.get("fov"),
         "camera_poses": None if poses is None else np.round(np.asarray(poses), 6).tolist(),
-        "config": asdict(scanner_config) if scanner_config is not None else None,
+        "config": scanner_config.to_json() if scanner_config is not None else None,
         "label_histogram": scan.label_histogram(),
     }
     meta["files"] = {k: p.name for k, p in paths.items() if k != "json"}

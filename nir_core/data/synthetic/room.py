@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...config import Config
 from .catalog import build_furniture
 from .layout import (
     FloorPlan,
@@ -73,7 +74,7 @@ _MAX_SIZE = {"bathroom": 4.0}
 
 
 @dataclass
-class RoomConfig:
+class RoomConfig(Config):
     """How rooms are drawn. All lengths in metres; ranges are ``(min, max)`` and drawn uniformly."""
 
     room_type: str = "random"

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 import open3d as o3d
 
+from ...config import Config
 from ..labels import SCANNET20
 from ..scan import Scan
 from .scene import SyntheticRoom
 
 
 @dataclass
-class ScannerConfig:
+class ScannerConfig(Config):
     """Virtual RGB-D sweep. Lengths in metres, angles in degrees; ranges are ``(min, max)``."""
 
     positions: tuple[int, int] = (4, 8)

@@ -111,7 +111,7 @@ class SyntheticRoom:
 
     def to_json(self) -> dict:
         """JSON-ready description: seed, type, size, config, openings and object records."""
-        cfg = asdict(self.config) if self.config is not None else None
+        cfg = self.config.to_json() if self.config is not None else None
         return {"seed": self.seed, "room_type": self.room_type, "size": [float(s) for s in self.size],
                 "config": cfg, "label_set": SCANNET20.name, "faces": int(len(self.face_labels)),
                 "openings": [asdict(o) for o in self.openings], "objects": [o.to_json() for o in self.objects]}
