@@ -10,8 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.options import config_options
+from app.options import Rename, config_options
 from app.web import WebConfig
+from compress.config import CompressConfig, FinetuneConfig
 from nir_core import cpu
 from nir_core.errors import NIRStudioError, ScanLoadError
 from nir_core.pipeline import PipelineConfig
@@ -359,42 +360,29 @@ def finetune_context(
 
 
 @app.command()
+@config_options(FinetuneConfig, "steps", "task", "repartition_every", "out", param="finetune",
+                rename={"steps": Rename("finetune_steps"), "task": Rename("finetune_task"), "out": Rename("work_dir")})
+@config_options(CompressConfig, "quantiser", "bits", "layer_bits", "coder", "codebook_dtype", "raw_float",
+                "activation_bits", param="quantisation", rename={"quantiser": Rename("quantiser", ("--quantizer",))})
 def compress(
     bundle: Path = typer.Argument(..., help="Trained bundle folder to compress."),
     output: Path = typer.Option(..., "--out", "-o", help="Compressed model file to write (.nirz)."),
-    quantizer: str = typer.Option("kmeans", help="kmeans, minmax, distributional or explicit."),
-    bits: int = typer.Option(3, help="Bits per weight, 1..8."),
-    layer_bits: str | None = typer.Option(None, help="Per-layer bits: '8,8,7,...' or '887...' in layer order, or "
-                                          "'pattern=bits,...' globs; 0 keeps a layer in float."),
-    coder: str = typer.Option("best", help="bzip2, lzma, range, or best (the smallest of the three)."),
-    codebook_dtype: str = typer.Option("float32", help="Codebook precision: float32 or float16."),
-    raw_float: str = typer.Option("float32", help="Precision of unquantised floats (biases, norms)."),
-    activation_bits: int | None = typer.Option(None, help="Also quantise conv outputs (the feature grids of a conv "
-                                               "encoder) to this many bits, whenever the file is used."),
-    finetune_steps: int = typer.Option(0, help="Quantisation-aware fine-tuning steps on the bundle's own training "
-                                       "data first (0: post-training quantisation only)."),
-    finetune_task: str = typer.Option("whole", help="Fine-tuning task: whole (every part, each by the loss that "
-                                      "trained it), own (the bundle's recorded task), or a task name."),
-    repartition_every: int = typer.Option(50, help="During fine-tuning, refit the codebooks every this many steps."),
-    work_dir: Path = typer.Option(Path("out/compress/finetune"), help="Fine-tuning run folder (checkpoints: an "
-                                  "interrupted run resumes)."),
+    *,
+    quantisation,
+    finetune,
 ):
     """Quantise a bundle's Linear / Conv weights (post-training, or with quantisation-aware fine-tuning) and write
     the compressed .nirz file."""
-    from compress.finetune import FinetuneConfig
-    from compress.workflow import CompressConfig, compress_bundle
+    from compress.workflow import compress_bundle
 
     if output.suffix.lower() != ".nirz":
         raise typer.BadParameter(f"{output}: write a .nirz file", param_hint="--out")
     try:
-        cfg = CompressConfig(quantiser=quantizer, bits=bits, layer_bits=layer_bits, coder=coder,
-                             codebook_dtype=codebook_dtype, raw_float=raw_float, activation_bits=activation_bits)
         # The fine-tuning run shows its own progress bar; a spinner beside it would garble both.
-        spinner = err.status(f"compressing {bundle} ({quantizer}, {bits} bits)") if not finetune_steps else nullcontext()
+        spinner = (err.status(f"compressing {bundle} ({quantisation.quantiser}, {quantisation.bits} bits)")
+                   if not finetune.steps else nullcontext())
         with spinner:
-            report = compress_bundle(bundle, output, cfg, FinetuneConfig(steps=finetune_steps, task=finetune_task,
-                                                                         out=str(work_dir),
-                                                                         repartition_every=repartition_every))
+            report = compress_bundle(bundle, output, quantisation, finetune)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     ratio = report["float32_bytes"] / report["file_bytes"]

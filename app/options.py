@@ -37,7 +37,8 @@ class Rename:
 
 def help_text(doc: str) -> str:
     """A field docstring as command-line help: reStructuredText roles and literals dropped, one line."""
-    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", doc)
+    # :role:`~a.b.C` shows as C (the tilde's meaning in Sphinx), :role:`a.b.C` as a.b.C.
+    text = re.sub(r":\w+:`(~?)([^`]+)`", lambda m: m[2].rsplit(".", 1)[-1] if m[1] else m[2], doc)
     text = re.sub(r"``([^`]+)``", r"\1", text)
     return " ".join(text.split())
 

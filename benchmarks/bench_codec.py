@@ -24,9 +24,9 @@ import numpy as np
 from results import REPO, Experiment, Table
 
 from compress import codec
-from compress.finetune import FinetuneConfig
+from compress.config import CompressConfig, FinetuneConfig
 from compress.quantisers import QUANTISERS
-from compress.workflow import CompressConfig, compress_bundle
+from compress.workflow import compress_bundle
 
 BUNDLE = REPO / "assets" / "models" / "pt-context"
 BITS = (2, 3, 4, 8)

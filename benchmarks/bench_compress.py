@@ -15,10 +15,10 @@ from pathlib import Path
 
 from results import REPO, Experiment, Table, carried_rows, carry_note
 
-from compress.finetune import FinetuneConfig
+from compress.config import CompressConfig, FinetuneConfig
 from compress.qat import quantisable_layers
 from compress.report import layer_table
-from compress.workflow import CompressConfig, compress_bundle, model_from_file
+from compress.workflow import compress_bundle, model_from_file
 from nir_core.bundle import ModelBundle
 from nir_core.data.io import load
 from nir_core.data.synthetic import generate_room

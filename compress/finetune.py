@@ -11,33 +11,12 @@ encoder as it was quantised. The paper's QAT settings: Adam at 1e-4 (§3.3), rep
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from nir_core.bundle import BundleError, ModelBundle
-from nir_core.config import Config
 from nir_core.train import TASKS, TrainConfig, TrainHooks, train
 
+from .config import FinetuneConfig
 from .qat import QuantisedLayers, RepartitionSchedule, attach
-
-
-@dataclass
-class FinetuneConfig(Config):
-    """The QAT fine-tuning run."""
-
-    steps: int = 200
-    """Optimiser steps with fake-quantised weights (0: post-training quantisation only)."""
-    task: str = "whole"
-    """Training task: "whole" (every part, each by its own loss), "own" (the bundle's recorded task) or any task."""
-    lr: float = 1e-4
-    """Adam learning rate (the paper's QAT setting)."""
-    repartition_every: int = 50
-    """Refit the codebooks every this many steps (Algorithm 1's repartition interval)."""
-    tlqe_growth: float | None = None
-    """Also refit when the TLQE has grown by this much since the last refit (paper Eq. 6)."""
-    log_tlqe_every: int = 10
-    """Steps between TLQE entries in the run's log.jsonl (every refit is logged too)."""
-    out: str = "out/compress/finetune"
-    """Run folder (checkpoints, log.jsonl, the float bundle of the last step)."""
 
 
 def finetune(source: str, quantisation, cfg: FinetuneConfig, progress: bool = True):

@@ -2,46 +2,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from nir_core.atomic import atomic_write_bytes
 from nir_core.bundle import ModelBundle
-from nir_core.config import Config
 from nir_core.models.registry import build_model, from_bundle
 
 from . import codec
-from .finetune import FinetuneConfig
+from .config import CompressConfig, FinetuneConfig
 from .finetune import finetune as run_finetune
 from .qat import QuantisedLayers, attach, quantise_activations
-from .quantisers import QUANTISERS
-
-
-@dataclass
-class CompressConfig(Config):
-    """How a bundle is quantised and coded."""
-
-    quantiser: str = "kmeans"
-    """One of explicit, minmax, distributional, kmeans."""
-    bits: int = 3
-    """Bits per weight of every Linear / Conv layer the layer spec does not set otherwise (1..8)."""
-    layer_bits: str | dict | None = None
-    """Per-layer bits: "8,8,7,..." or "888777..." in layer order, or "pattern=bits,..." globs (0 = keep float)."""
-    codebook_dtype: str = "float32"
-    """Codebook precision in the file: float32 or float16."""
-    raw_float: str = "float32"
-    """Precision of the float tensors left unquantised (biases, norms): float32 or float16."""
-    coder: str = "best"
-    """Entropy coder: bzip2 (the paper's), lzma, range, or best (all three tried, the smallest kept)."""
-    activation_bits: int | None = None
-    """Also quantise every conv layer's output to this many bits (conv encoders: their feature grids hold at most
-    2^bits values); recorded in the file and applied whenever it is loaded."""
-
-    def __post_init__(self):
-        if self.quantiser not in QUANTISERS:
-            raise ValueError(f"unknown quantiser {self.quantiser!r}; choose one of {', '.join(QUANTISERS)}")
-        if self.activation_bits is not None and not 1 <= self.activation_bits <= 8:
-            raise ValueError(f"activation bits must be 1..8, got {self.activation_bits}")
 
 
 def quantised_tensors(model, layers: QuantisedLayers) -> dict[str, codec.QuantisedTensor]:

@@ -26,7 +26,8 @@ def run_comparison(cfg: WebConfig, models: Models, source: Path, float_name: str
     summary. Raises ``ValueError`` / ``NIRStudioError`` with a message for the user."""
     import trimesh
 
-    from compress.workflow import CompressConfig, compress_bundle
+    from compress.config import CompressConfig
+    from compress.workflow import compress_bundle
     from nir_core.pipeline import PipelineConfig
     from nir_core.protocol import mesh_metrics
 

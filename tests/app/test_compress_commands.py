@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import REPO
 from test_cli import run
 
@@ -10,9 +11,10 @@ BUNDLE = REPO / "assets" / "models" / "pt-geometry"
 SAMPLE = REPO / "assets" / "samples" / "room_00001_scan.ply"
 
 
+@pytest.mark.slow
 def test_compress_inspect_and_reconstruct_with_the_file(capsys, tmp_path):
     nirz = tmp_path / "geo3.nirz"
-    code, stdout, err = run(capsys, "compress", str(BUNDLE), "-o", str(nirz), "--quantizer", "kmeans", "--bits", "3")
+    code, stdout, err = run(capsys, "compress", str(BUNDLE), "-o", str(nirz), "--quantiser", "kmeans", "--bits", "3")
     assert code == 0, err
     size = nirz.stat().st_size
     assert f"{size:,} bytes on disk" in stdout
@@ -47,6 +49,7 @@ def test_compress_and_inspect_errors(capsys, tmp_path):
     assert not (tmp_path / "x.nirz").exists()
 
 
+@pytest.mark.slow
 def test_quantisation_aware_finetuning_through_the_engine(capsys, tmp_path):
     from nir_core.train import TrainConfig, train
 

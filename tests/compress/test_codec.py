@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compress import codec
+from compress.config import CompressConfig
 from compress.qat import attach
 from compress.quantisers import QUANTISERS
-from compress.workflow import CompressConfig, compress_bundle, quantised_tensors
+from compress.workflow import compress_bundle, quantised_tensors
 from nir_core.models.registry import build_model, from_bundle, to_bundle
 
 TINY = {
