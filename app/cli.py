@@ -16,7 +16,7 @@ from compress.config import CompressConfig, FinetuneConfig
 from nir_core import cpu
 from nir_core.errors import NIRStudioError, ScanLoadError
 from nir_core.pipeline import PipelineConfig
-from nir_core.protocol import EvalConfig
+from nir_core.protocol import HELD_OUT_SEED, EvalConfig
 
 app = typer.Typer(
     name="nir-studio",
@@ -242,7 +242,7 @@ def evaluate(
     model: Path = typer.Argument(..., help="Trained bundle folder or compressed .nirz file."),
     data: list[Path] | None = typer.Argument(None, help="Scans, meshes or dataset folders with ground truth."),
     rooms: int = typer.Option(0, help="Also evaluate on this many generated held-out rooms."),
-    room_seed: int = typer.Option(100_000, help="Seed of the first generated room (training uses 0..)."),
+    room_seed: int = typer.Option(HELD_OUT_SEED, help="Seed of the first generated room (training uses 0..)."),
     output: Path | None = typer.Option(None, "--out", "-o", help="Metrics JSON to write (default: print it)."),
     *,
     protocol,

@@ -25,7 +25,7 @@ from nir_core.data.sampling import SamplingConfig, make_udf_samples
 from nir_core.data.summary import scan_summary
 from nir_core.metrics import reconstruction_metrics, sample_points_for_eval
 from nir_core.pipeline import PipelineConfig
-from nir_core.protocol import EVAL_POINTS
+from nir_core.protocol import EVAL_POINTS, RESOLUTION
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "samples"
 
@@ -108,7 +108,7 @@ def process_scan(path: Path, out_dir: Path, cfg: SamplingConfig) -> dict:
 
 
 def run_demo(inputs: list[Path] | None, out_dir: Path, console: Console | None = None,
-             cfg: SamplingConfig | None = None, resolution: int = 256) -> list[dict]:
+             cfg: SamplingConfig | None = None, resolution: int = RESOLUTION) -> list[dict]:
     """Processes ``inputs`` (default: the bundled samples) into ``out_dir``, reconstructs them at ``resolution``³
     (0: skip) with the bundled model; prints a summary table."""
     console = console or Console()

@@ -24,7 +24,7 @@ from nir_core.data.io import load
 from nir_core.data.synthetic import generate_room
 from nir_core.errors import FieldError
 from nir_core.models.registry import from_bundle
-from nir_core.protocol import EvalConfig, evaluate, prepare
+from nir_core.protocol import HELD_OUT_SEED, RESOLUTION, EvalConfig, evaluate, prepare
 
 SHARED = REPO.parent / "shared" / "data"
 MODELS = REPO / "assets" / "models"
@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=2, help="held-out generated rooms (seeds from 100000)")
     parser.add_argument("--scannet", action=argparse.BooleanOptionalAction, default=True,
                         help="also score ScanNet scene0000_00 (full resolution)")
-    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--resolution", type=int, default=RESOLUTION)
     parser.add_argument("--finetune-steps", type=int, default=0, help="QAT steps per row (0: post-training)")
     parser.add_argument("--finetune-task", default="whole", help="QAT task: whole (every part) or own")
     parser.add_argument("--only", nargs="+", metavar="TEXT",
@@ -170,7 +170,7 @@ def main() -> None:
         (("finetune_task",) if args.finetune_steps else ())
     carried = carried_rows(name, args, compared) if args.carry else {}
     cfg = EvalConfig(resolution=args.resolution)
-    scenes = [prepare(generate_room(100_000 + i).to_scan(), f"room_{100_000 + i}", cfg) for i in range(args.rooms)]
+    scenes = [prepare(generate_room(HELD_OUT_SEED + i).to_scan(), f"room_{HELD_OUT_SEED + i}", cfg) for i in range(args.rooms)]
     fullres = SHARED / "scannet_scene0000_00_fullres"
     if args.scannet and fullres.exists():
         scenes.append(prepare(load(fullres), "ScanNet scene0000_00", cfg))

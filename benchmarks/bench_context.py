@@ -22,7 +22,7 @@ from nir_core.bundle import ModelBundle
 from nir_core.data.io import load
 from nir_core.data.synthetic import generate_room
 from nir_core.models.registry import from_bundle
-from nir_core.protocol import EvalConfig, evaluate, prepare
+from nir_core.protocol import HELD_OUT_SEED, RESOLUTION, EvalConfig, evaluate, prepare
 from nir_core.train import train
 from nir_core.train.presets import preset
 
@@ -136,7 +136,7 @@ def main() -> None:
     parser.add_argument("--geometry-steps", type=int, default=4000,
                         help="steps of a geometry encoder trained here (ScanNet); generated rooms use the shipped one")
     parser.add_argument("--rooms", type=int, default=3, help="held-out generated rooms (synthetic test)")
-    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--resolution", type=int, default=RESOLUTION)
     parser.add_argument("--runs", type=Path, default=REPO / "out" / "bench_context")
     parser.add_argument("--carry", action="store_true",
                         help="keep the rows the last run of this table measured (benchmarks/results) and train and "
@@ -151,8 +151,8 @@ def main() -> None:
     cfg = EvalConfig(resolution=args.resolution)
     runs = args.runs / data
     if data == "synthetic":
-        scenes = [prepare(generate_room(100_000 + i).to_scan(), f"room_{100_000 + i}", cfg) for i in range(args.rooms)]
-        where = f"Held-out generated rooms (seeds 100000-{100_000 + args.rooms - 1}), means"
+        scenes = [prepare(generate_room(HELD_OUT_SEED + i).to_scan(), f"room_{HELD_OUT_SEED + i}", cfg) for i in range(args.rooms)]
+        where = f"Held-out generated rooms (seeds {HELD_OUT_SEED}-{HELD_OUT_SEED + args.rooms - 1}), means"
     else:
         scenes = [prepare(load(SCANNET_TEST), "ScanNet scene0000_00", cfg)]
         where = "ScanNet scene0000_00 (full resolution), trained on scenes 0001-0008"

@@ -28,7 +28,7 @@ from nir_core.bundle import ModelBundle
 from nir_core.data.scan import Scan
 from nir_core.data.synthetic.objects import OBJECT_CLASSES, generate_object
 from nir_core.models.registry import from_bundle
-from nir_core.protocol import EvalConfig, evaluate, prepare
+from nir_core.protocol import HELD_OUT_SEED, EvalConfig, evaluate, prepare
 from nir_core.train import train
 from nir_core.train.data import SyntheticObjectSource, UDFSceneDataset
 from nir_core.train.engine import validate
@@ -76,12 +76,12 @@ def main() -> None:
     exp = Experiment(name="holdout", title="Hold-out tasks on generated objects (thesis ch. 5 Table 8)",
                      description=__doc__.split("\n\n")[1].replace("\n", " "))
     sampling = preset("objects-geometry").data.sampling
-    test = UDFSceneDataset(SyntheticObjectSource(args.objects, seed=100_000), sampling, seed=7)
+    test = UDFSceneDataset(SyntheticObjectSource(args.objects, seed=HELD_OUT_SEED), sampling, seed=7)
     cfg = EvalConfig(num_input=sampling.num_input, resolution=args.resolution)  # as many points as in training
     meshes = []
     for i in range(args.recon_objects):
         name = OBJECT_CLASSES[i % len(OBJECT_CLASSES)]
-        mesh, _ = generate_object(name, 100_000 + i // len(OBJECT_CLASSES))
+        mesh, _ = generate_object(name, HELD_OUT_SEED + i // len(OBJECT_CLASSES))
         meshes.append(prepare(Scan(points=mesh.vertices.astype("float32"), mesh=mesh), f"{name}_{i}", cfg))
     table = Table(["encoder trained for", "CD-L1", "F1-δ", "segmentation mIoU", "classification accuracy",
                    "training time (s)"])

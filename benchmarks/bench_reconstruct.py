@@ -32,7 +32,17 @@ from nir_core.data.io import load
 from nir_core.data.synthetic import generate_room
 from nir_core.metrics import reconstruction_metrics
 from nir_core.models.registry import from_bundle
-from nir_core.protocol import INPUT_POINTS, RECONSTRUCTION_KEYS, EvalConfig, evaluate_scene, prepare, recall_by_coverage, score_mesh
+from nir_core.protocol import (
+    HELD_OUT_SEED,
+    INPUT_POINTS,
+    RECONSTRUCTION_KEYS,
+    RESOLUTION,
+    EvalConfig,
+    evaluate_scene,
+    prepare,
+    recall_by_coverage,
+    score_mesh,
+)
 
 SHARED = REPO.parent / "shared" / "data"
 
@@ -51,8 +61,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, type=Path)
     parser.add_argument("--rooms", type=int, default=4)
-    parser.add_argument("--room-seed", type=int, default=100_000, help="first held-out room (training uses 0..)")
-    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--room-seed", type=int, default=HELD_OUT_SEED, help="first held-out room (training uses 0..)")
+    parser.add_argument("--resolution", type=int, default=RESOLUTION)
     parser.add_argument("--name", default="reconstruct")
     args = parser.parse_args()
     model = from_bundle(args.model)

@@ -21,13 +21,14 @@ from results import REPO, Experiment, Table
 
 from app.web import WebConfig, build_ui, bundled_models
 from app.web.browser import reconstruct_in_browser
+from nir_core.protocol import RESOLUTION
 
 SAMPLE = REPO / "assets" / "samples" / "room_00001_scan.ply"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--resolution", type=int, default=RESOLUTION)
     parser.add_argument("--clients", type=int, default=5)
     args = parser.parse_args()
     from gradio_client import Client

@@ -21,6 +21,7 @@ from nir_core.data.labels import SCANNET20
 from nir_core.data.sampling import sample_surface
 from nir_core.data.synthetic import generate_room
 from nir_core.models.registry import from_bundle
+from nir_core.protocol import HELD_OUT_SEED
 
 
 def pca_2d(x: np.ndarray) -> np.ndarray:
@@ -53,7 +54,7 @@ def panel(xy: np.ndarray, colors: np.ndarray, title: str, size: int = 420) -> Im
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
-    parser.add_argument("--room-seed", type=int, default=100_000)
+    parser.add_argument("--room-seed", type=int, default=HELD_OUT_SEED)
     parser.add_argument("--points", type=int, default=10_240)
     args = parser.parse_args()
     exp = Experiment(name="features_pca", title="Class separability of the encodings (thesis ch. 6 Fig. 2)",

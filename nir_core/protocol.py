@@ -34,6 +34,9 @@ EVAL_POINTS = 100_000
 """Surface samples on each side of a comparison: on the prediction and on the ground truth (the thesis: 100k)."""
 RESOLUTION = 256
 """Extraction grid, cells per axis over the unit cube."""
+HELD_OUT_SEED = 100_000
+"""Seed of the first generated held-out room or object: far from the training seeds (0 onwards), so never trained
+on."""
 DELTA = 0.005
 """F1 distance threshold in unit-cube units; the default of every F1 metric in :mod:`nir_core.metrics`."""
 
