@@ -78,8 +78,8 @@ class NDFConfig(Config):
     """Widths of the decoder's hidden layers (the reference uses 512, 256, 256)."""
     activation: str = "abs"
     """Output non-linearity (as :attr:`~nir_core.models.decoders.UDFDecoderConfig.activation`): ``"abs"`` keeps a
-    gradient everywhere; ``"relu"`` is the reference's, and at lr 1e-3 on generated rooms it died at step 2
-    (every output 0, clamped L1 stuck at the zero predictor's 0.0071)."""
+    gradient everywhere; ``"relu"`` is the reference's, and at lr 1e-3 on generated rooms it can die within the
+    first steps, every output 0 (assets/models/README.md)."""
     append_coords: bool = True
     """Give the decoder the query's coordinates alongside its sampled features, as the reference does."""
     padding_mode: str = "border"
@@ -122,8 +122,8 @@ class NDFConfig(Config):
 
     @classmethod
     def cpu_small(cls, **overrides) -> NDFConfig:
-        """The paper's layout (same 11 convolutions, same 7 sampled grids) at 64^3 with narrower layers: about
-        0.73 M parameters; a 10k-point scene encodes in well under a second on a 2-core CPU."""
+        """The paper's layout (same 11 convolutions, same 7 sampled grids) at 64^3 with narrower layers (about
+        0.73 M parameters), sized for a 2-core CPU."""
         return cls(**overrides)
 
     @property

@@ -67,11 +67,10 @@ class PointTransformerConfig(Config):
     norm_statistics: str = "batch"
     """What the batch norms normalise with: ``"batch"`` (the reference: the batch's statistics in training, their
     running averages in inference) or ``"scene"`` (each cloud's own statistics, always: what a one-scene training
-    step sees). Trained on one scene per step, "batch" infers with an average over very different scenes: on
-    generated objects of 15 classes a jointly trained encoder's part segmentation fell from mIoU 0.40 with each
-    object's own statistics to 0.07 with the averages; on generated rooms the averages cost semantics too, on real
-    scans "scene" costs geometry (train.presets.SCENE_NORMS). (Per-point layer norm instead, tried on the
-    same objects, left the segmentation at a constant prediction, mIoU 0.06.)"""
+    step sees). Trained on one scene per step, "batch" infers with an average over very different scenes, which
+    costs semantics on generated objects and rooms; on real scans "scene" costs some geometry
+    (:func:`nir_core.train.presets.scene_encoder`; assets/models/README.md has the measurements). Per-point layer
+    norm, the other candidate, left a part segmentation at a constant prediction."""
 
     def __post_init__(self):
         if self.norm_statistics not in ("batch", "scene"):
@@ -98,8 +97,7 @@ class PointTransformerConfig(Config):
 
     @classmethod
     def cpu_small(cls, **overrides) -> PointTransformerConfig:
-        """Five scales, one block each and narrow channels: encodes a 10k-point scene in a fraction of a second
-        on a 2-core CPU."""
+        """Five scales, one block each and narrow channels: sized for a 2-core CPU."""
         return cls(**overrides)
 
     @property

@@ -4,8 +4,8 @@ A *source* yields ground-truth scenes (a :class:`Scan` with a mesh or dense poin
 :class:`UDFSceneDataset` turns scene ``i`` into one training example, freshly sampled each epoch:
 ``points`` (N, 3) encoder input on the surface (or from a simulated capture of it), ``queries`` (M, 3)
 NDF-style off-surface points, ``udf`` (M,) their exact distances and ``labels`` (M,) the label of the nearest
-surface point (-1 where unknown), all in the unit cube fitted to the scene. Synthetic rooms are generated on the
-fly (about 0.1 s a room), so nothing is cached on disk.
+surface point (-1 where unknown), all in the unit cube fitted to the scene. Synthetic rooms are cheap to generate,
+so they are generated on the fly and nothing is cached on disk.
 """
 from __future__ import annotations
 
@@ -200,8 +200,8 @@ class UDFSceneDataset(Dataset):
             return unit, MeshField(mesh, labels=mesh_labels[1], num_classes=len(self.source.label_set)), name
         found = unit, field_from_scan(unit), name
         if not unit.has_faces:
-            # A point scan's disks (normals, radii, KD-tree) take ~0.4 s for 50k points, more than a training
-            # step's sampling; they never change, so the last few scenes keep theirs.
+            # A point scan's disks (normals, radii, KD-tree) take longer to build than a training step's sampling;
+            # they never change, so the last few scenes keep theirs.
             if len(self._fields) >= FIELD_CACHE_SCENES:
                 self._fields.pop(next(iter(self._fields)))
             self._fields[index] = found

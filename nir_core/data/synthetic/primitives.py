@@ -1,7 +1,7 @@
 """Mesh building blocks of the procedural scenes: boxes, cylinders, surfaces of revolution, sheets.
 
 Builders work on plain arrays (:class:`MeshData`) rather than ``trimesh.Trimesh`` objects: a room is a few
-hundred pieces, and skipping trimesh's per-object caches keeps a whole room in a few milliseconds. The
+hundred pieces, and skipping trimesh's per-object caches keeps building one cheap. The
 templates themselves come from ``trimesh.creation`` (consistent outward winding), and
 :meth:`Furniture.to_trimesh` turns an assembly back into one trimesh.
 

@@ -64,7 +64,7 @@ class PointNorm(nn.BatchNorm1d):
         if not self.per_scene:
             return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
         # Training-mode batch norm without running averages, one cloud at a time: its statistics are the cloud's
-        # own (measured as fast per step as the running-average norm).
+        # own.
         return torch.cat([F.batch_norm(cloud.reshape(-1, x.shape[-1]), None, None, self.weight, self.bias, True, 0.0,
                                        self.eps) for cloud in x.split(1)]).reshape(x.shape)
 

@@ -17,9 +17,9 @@ class UDFDecoderConfig(DecoderConfig):
 
     activation: str = "abs"
     """Output non-linearity keeping the UDF >= 0. ``"abs"`` has a unit gradient everywhere, so the head cannot
-    die: with softplus or ReLU and Adam at the thesis's lr 1e-3, the head was measured to collapse to a constant
-    0 within 40 steps on generated rooms (clamped L1 stuck at 0.0071) and never recover, as outputs pushed below 0
-    lose their gradient. ``"softplus"`` is smooth; ``"relu"`` is RangeUDF's and NDF's and reaches exactly 0."""
+    die: with softplus or ReLU and Adam at the thesis's lr 1e-3, outputs pushed below 0 lose their gradient and the
+    head can collapse to a constant 0 for good (assets/models/README.md). ``"softplus"`` is smooth; ``"relu"`` is
+    RangeUDF's and NDF's and reaches exactly 0."""
     softplus_beta: float = 100.0
     """Sharpness of the softplus ``log(1 + exp(beta x)) / beta``: it bends over ~``1 / beta``, well inside the
     clamp (0.1) of the training loss, and is ``log(2) / beta`` at ``x = 0``. Unused for ``"relu"``."""
