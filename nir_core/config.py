@@ -34,6 +34,9 @@ from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 C = TypeVar("C", bound="Config")
 
+DERIVED = "derived"
+"""Field metadata key marking a setting the others decide when it is None (see :class:`Config`)."""
+
 
 class Config:
     """Base of the project's ``@dataclass`` configs: ``to_json``, ``from_json`` and ``with_overrides`` from the
@@ -43,6 +46,10 @@ class Config:
     ``list[T]``, ``dict`` / ``dict[str, T]``, ``Path`` (a string in JSON), ``Literal[...]``, ``bool``, ``int``,
     ``float`` (an int is accepted) and ``str``. A subclass that holds a config whose class JSON alone cannot tell
     (a union of several configs) resolves it in its own ``from_json`` and calls this one with the instance.
+
+    A setting that the others decide when it is None (its class's ``__post_init__`` fills it in, and JSON records
+    the value) is declared ``field(default=None, metadata={DERIVED: True})``: an override of another setting of its
+    section drops it, so it follows the new settings instead of contradicting them.
     """
 
     def to_json(self) -> dict:
@@ -348,6 +355,9 @@ def _set_dotted(cfg: Config, data: dict, key: str, value: Any) -> None:
             raise ValueError(f"override {key!r}: no such setting"
                              + (f" (did you mean {'.'.join([*parts[:i], close[0]])!r}?)" if close else ""))
         if last:
+            for f in _init_fields(owner):
+                if f.metadata.get(DERIVED) and f.name != part:
+                    node.pop(f.name, None)  # decided afresh by the changed section
             node[part] = value
             return
         tp = _hints(owner)[part]

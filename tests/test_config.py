@@ -85,6 +85,9 @@ def test_overrides_reach_typed_and_partial_model_settings():
     assert model_config(context).semantic.context_features == 2
     ndf = apply_overrides(TrainConfig(architecture="ndf"), ["model.channels=[16,32]", "model.resolution=16"])
     assert isinstance(ndf.model, NDFConfig) and ndf.model.channels == (16, 32)
+    # A setting the others decide (the input grid's channels) follows a change of them.
+    coarse = apply_overrides(PRESETS["ndf-geometry-64"](), ["model.input_grid=occupancy"])
+    assert coarse.model.input_grid == "occupancy" and coarse.model.in_channels == 1
 
 
 def test_unknown_keys_name_their_dotted_path():

@@ -28,13 +28,13 @@ stays aligned with the cube without per-scale offsets.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import Config
+from ..config import DERIVED, Config
 from .base import ImplicitModel, SceneField
 from .decoders.udf import udf_activation
 
@@ -61,7 +61,7 @@ class NDFConfig(Config):
     ``"occupancy+offset"`` (also the mean position of the voxel's points relative to its centre, in voxel
     units: where inside the voxel the surface passes, which a coarse grid otherwise loses; see
     :func:`voxelize`)."""
-    in_channels: int | None = None
+    in_channels: int | None = field(default=None, metadata={DERIVED: True})
     """Channels of the input grid; follows from :attr:`input_grid` (1 or 4) when None, and must agree with it."""
     stem_channels: int = 16
     """Output channels of the first convolution (``conv_in``), applied at full resolution."""
