@@ -245,6 +245,8 @@ def _query_parts(b: int, m: int, device: torch.device) -> int:
     two-core machine that was a third of an NDF training step)."""
     if b != 1 or device.type != "cpu":
         return 1
+    # Only reads the thread count (set by the entry point, nir_core.cpu): the features do not depend on it, the
+    # grids' gradients only up to the order of summation.
     parts = torch.get_num_threads()
     while parts > 1 and m % parts:
         parts -= 1

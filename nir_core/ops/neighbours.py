@@ -14,9 +14,7 @@ Every engine is exact, so they differ only in how exact ties are broken. Tensors
 """
 from __future__ import annotations
 
-import contextlib
 import operator
-from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -255,32 +253,18 @@ def _has_repeats(idx: torch.Tensor) -> bool:
     return bool((s[:, 1:] == s[:, :-1]).any())
 
 
-@contextlib.contextmanager
-def _single_threaded(device: torch.device) -> Iterator[None]:
-    """Run CPU torch ops on one thread inside the block.
-
-    Each FPS step touches only B N values; splitting such small ops across threads costs more in wake-ups than
-    it saves, and when another process holds a core every op waits for a time slice (a 100k-point scene ran
-    ~40x slower on 2 threads than on 1 on a 2-core machine with one core busy). The setting is process-wide,
-    so torch ops of other threads run on one thread too until the loop ends.
-    """
-    before = torch.get_num_threads()
-    if device.type != "cpu" or before == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _fps_torch(points: torch.Tensor, m: int) -> torch.Tensor:
     """(B, m) FPS indices starting at index 0: a loop over the m samples, vectorised over points and scenes.
 
     O(m N B) time and O(N B) memory: one running distance-to-the-samples per point, updated with the newest
     sample at each step. Chosen points get distance -1, so they are never chosen again even when every
     remaining distance is 0 (duplicate points).
+
+    The loop leaves torch's thread count alone (it is process-wide: see :mod:`nir_core.cpu`). Each step's ops
+    touch only B N values, and ATen runs a CPU op over fewer than 32768 values on the calling thread, so while
+    B N stays below that (one 10k-point scene) the loop is serial whatever the setting. Larger inputs go to the
+    thread pool, where each small op waits for every thread, slow when another process holds a core; on the
+    CPU this loop is only the fallback of the compiled torch_quickfps engine.
     """
     B, N, D = points.shape
     device = points.device
@@ -292,19 +276,18 @@ def _fps_torch(points: torch.Tensor, m: int) -> torch.Tensor:
     t = torch.empty_like(nearest)
     out = torch.empty(m, B, dtype=torch.long, device=device)
     last = torch.zeros(B, dtype=torch.long, device=device)
-    with _single_threaded(device):
-        for i in range(m):
-            out[i] = last
-            chosen = last + first
-            c = flat.index_select(1, chosen).unsqueeze(-1)  # (D, B, 1)
-            torch.sub(coords[0], c[0], out=d)
-            d.square_()
-            for j in range(1, D):
-                torch.sub(coords[j], c[j], out=t)
-                d.addcmul_(t, t)
-            torch.minimum(nearest, d, out=nearest)
-            nearest.view(-1).index_fill_(0, chosen, -1.0)
-            last = nearest.argmax(dim=1)
+    for i in range(m):
+        out[i] = last
+        chosen = last + first
+        c = flat.index_select(1, chosen).unsqueeze(-1)  # (D, B, 1)
+        torch.sub(coords[0], c[0], out=d)
+        d.square_()
+        for j in range(1, D):
+            torch.sub(coords[j], c[j], out=t)
+            d.addcmul_(t, t)
+        torch.minimum(nearest, d, out=nearest)
+        nearest.view(-1).index_fill_(0, chosen, -1.0)
+        last = nearest.argmax(dim=1)
     return out.t().contiguous()
 
 

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from ..atomic import atomic_write_bytes, atomic_write_json
 from ..bundle import BundleError, ModelBundle
 from ..config import Config
+from ..cpu import CpuTuning, applied
 from ..data.labels import SCANNET20
 from ..models.registry import build_model, config_class, from_bundle, to_bundle
 from .config import TrainConfig
@@ -213,15 +214,25 @@ def validate(task: Task, data: UDFSceneDataset) -> dict:
 
 
 def train(cfg: TrainConfig, progress: bool = True, hooks: TrainHooks | None = None) -> Path:
-    """Runs (or resumes) a training run; returns the final bundle's folder (``cfg.out/bundle``)."""
+    """Runs (or resumes) a training run; returns the final bundle's folder (``cfg.out/bundle``).
+
+    A run is a whole job, so it makes the process-wide settings it needs and undoes them when it ends: torch's
+    thread count (``cfg.threads``, see :mod:`nir_core.cpu`) and torch's global generator, which weight
+    initialisation and dropout draw from, seeded with ``cfg.seed``: the run is reproducible and the caller's random
+    state is left as it was.
+    """
+    with applied(CpuTuning(intra_op_threads=cfg.threads)), \
+            torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+        torch.manual_seed(cfg.seed)
+        return _train(cfg, progress, hooks)
+
+
+def _train(cfg: TrainConfig, progress: bool, hooks: TrainHooks | None) -> Path:
     hooks = hooks or TrainHooks()
     if cfg.task not in TASKS:
         raise ValueError(f"unknown task {cfg.task!r}; known: {', '.join(sorted(TASKS))}")
     env = _setup_distributed()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     out = cfg.out_dir
-    torch.manual_seed(cfg.seed)
     model, model_config = _model(cfg)
     task = TASKS[cfg.task](model)
     optimizer = torch.optim.Adam(task.trainable_parameters(), lr=cfg.lr)
