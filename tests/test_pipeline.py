@@ -53,6 +53,7 @@ def test_cli_extract_refuses_an_unknown_output_type(tmp_path, capsys):
     assert not (tmp_path / "x.xyz").exists()
 
 
+@pytest.mark.slow
 def test_cli_extract_meshes_a_trained_models_field(tmp_path, capsys):
     from conftest import REPO
 
@@ -84,6 +85,7 @@ def test_load_model_picks_the_loader_by_format(tmp_path):
         load_model(broken)
 
 
+@pytest.mark.slow
 def test_a_labelled_model_labels_every_vertex_and_scores_against_the_input():
     from conftest import REPO
 

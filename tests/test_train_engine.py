@@ -36,6 +36,7 @@ def tiny(tmp_path, name="run", **over) -> TrainConfig:
     return cfg
 
 
+@pytest.mark.slow
 def test_geometry_run_writes_a_bundle_that_loads(tmp_path):
     bundle_dir = train(tiny(tmp_path), progress=False)
     model = from_bundle(bundle_dir)
@@ -48,6 +49,7 @@ def test_geometry_run_writes_a_bundle_that_loads(tmp_path):
     assert d.shape == (50,) and (d >= 0).all()
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(tmp_path):
     train(tiny(tmp_path, "a"), progress=False)
     straight = json.loads((tmp_path / "a" / "rank0.json").read_text())
@@ -62,6 +64,7 @@ def test_resume_continues_exactly(tmp_path):
     assert ModelBundle.load(tmp_path / "b" / "bundle").training["seconds"] == seconds[3]
 
 
+@pytest.mark.slow
 def test_frozen_task_keeps_the_encoder_and_trains_the_semantic_head(tmp_path):
     geometry = train(tiny(tmp_path, "geo"), progress=False)
     before = ModelBundle.load(geometry).state
@@ -74,6 +77,7 @@ def test_frozen_task_keeps_the_encoder_and_trains_the_semantic_head(tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in sem)
 
 
+@pytest.mark.slow
 def test_joint_task_learns_uncertainty_weights(tmp_path):
     train(tiny(tmp_path, "joint", task="joint"), progress=False)
     log = [json.loads(line) for line in (tmp_path / "joint" / "log.jsonl").read_text().splitlines()]
@@ -158,6 +162,7 @@ def test_learning_rate_is_constant_then_decays_by_cosine():
     assert TrainConfig(steps=100).lr_at(99) == 1e-3
 
 
+@pytest.mark.slow
 def test_context_task_trains_only_the_contextualiser_and_the_semantic_head(tmp_path):
     geometry = train(tiny(tmp_path, "geo"), progress=False)
     before = ModelBundle.load(geometry).state
@@ -177,12 +182,14 @@ def test_context_task_trains_only_the_contextualiser_and_the_semantic_head(tmp_p
     assert field.semantics(torch.rand(5, 3) - 0.5).shape == (5, 20)
 
 
+@pytest.mark.slow
 def test_context_task_without_a_contextualiser_fails_clearly(tmp_path):
     geometry = train(tiny(tmp_path, "geo"), progress=False)
     with pytest.raises(ValueError, match="needs a model with a contextualiser"):
         train(tiny(tmp_path, "ctx", task="context", init_from=str(geometry)), progress=False)
 
 
+@pytest.mark.slow
 def test_object_tasks_for_the_hold_out_experiments(tmp_path):
     """Generated objects carry a class and material-part labels; joint-classify trains the classifier with the
     encoder, classify and frozen train one head on a frozen encoder (thesis ch. 5)."""
@@ -216,6 +223,7 @@ def test_object_tasks_for_the_hold_out_experiments(tmp_path):
     assert info.label_set["name"] == "materials8" and "val_miou_near" in info.training["final"]
 
 
+@pytest.mark.slow
 def test_whole_task_trains_every_part_each_by_its_own_loss(tmp_path):
     """Fine-tuning a labelled contextualiser bundle as a whole: every part moves, but the encoder's gradient is
     the UDF loss's alone (the semantic loss stops at its input encodings, as in the context recipe)."""

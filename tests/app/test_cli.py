@@ -25,6 +25,7 @@ def test_info_on_a_scannet_room(capsys):
     assert "50000" in out and "scannet20" in out and "wall" in out and "%" in out
 
 
+@pytest.mark.slow
 def test_info_json_on_every_file_of_a_dataset_folder(capsys):
     folder = shared_file("modelnet40_samples")
     code, out, err = run(capsys, "info", "--json", str(folder))
@@ -63,6 +64,7 @@ def test_good_files_still_reported_when_one_is_bad(capsys, tmp_path):
     assert code == 2 and "spot.obj" in out and "bad.off" in err
 
 
+@pytest.mark.slow
 def test_console_script_prints_one_line_and_exits_nonzero(tmp_path):
     path = tmp_path / "scan.weird"
     path.write_text("1 2 3")

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from app.demo import default_inputs, run_demo
@@ -21,6 +22,7 @@ def test_bundled_samples_exist_and_load():
         assert load(path.with_name(path.name.replace("_scan", "_mesh")), require_faces=True).has_faces
 
 
+@pytest.mark.slow
 def test_demo_writes_reports_previews_and_samples(tmp_path):
     cfg = SamplingConfig(num_surface=2_000, num_queries=5_000)
     reports = run_demo(None, tmp_path, console=Console(file=open(tmp_path / "log.txt", "w")), cfg=cfg, resolution=32)

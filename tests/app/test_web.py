@@ -19,6 +19,7 @@ def models():
     return Models(bundled_models())
 
 
+@pytest.mark.slow
 def test_reconstruct_job_on_a_sample_writes_previews_downloads_and_stats(tmp_path, models):
     cfg = WebConfig(work_root=tmp_path)
     name = next(iter(cfg.models or bundled_models()))
@@ -59,6 +60,7 @@ def test_previews_of_a_real_scannet_room_and_the_legend(tmp_path):
     assert np.isfinite(mesh.vertices).all()
 
 
+@pytest.mark.slow
 def test_served_app_answers_on_localhost_and_runs_a_job(tmp_path):
     from gradio_client import Client
 
@@ -106,6 +108,7 @@ def test_a_real_browser_uploads_a_scan_and_sees_the_result(tmp_path):
     assert len(np.unique(image.reshape(-1, 3) // 8, axis=0)) > 50
 
 
+@pytest.mark.slow
 def test_compare_job_float_against_a_quantised_variant(tmp_path, models):
     from app.web.compare import run_comparison
 

@@ -145,6 +145,7 @@ def test_newer_version_truncated_and_wrong_files(good_file, tmp_path):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
+@pytest.mark.slow
 def test_fuzzed_files_raise_nirz_error_only(good_file, tmp_path, data):
     blob = bytearray(good_file)
     for _ in range(data.draw(st.integers(1, 8))):
@@ -169,6 +170,7 @@ def test_fuzzed_files_raise_nirz_error_only(good_file, tmp_path, data):
                                                                            st.lists(st.integers(-2, 2**33),
                                                                                     max_size=4))),
                                                  max_size=3))))
+@pytest.mark.slow
 def test_fuzzed_headers_raise_nirz_error_only(tmp_path, header):
     head = zlib.compress(json.dumps({"format": "nirz", **header}).encode())
     path = tmp_path / "h.nirz"

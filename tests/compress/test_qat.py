@@ -69,6 +69,7 @@ def test_repartition_lowers_the_tlqe_after_weights_move():
     assert schedule.due(7, layers)  # Eq. 6: the error grew by more than δ
 
 
+@pytest.mark.slow
 def test_qat_fits_a_toy_function_at_three_bits():
     model = toy()
     layers = attach(model, "kmeans", bits=3)

@@ -29,6 +29,7 @@ def test_shared_data_has_every_family(shared_data):
 
 
 @pytest.mark.parametrize("path", REAL_SCANS, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.slow
 def test_every_real_file_loads(path):
     scan = load(path)
     assert scan.points.dtype == np.float32 and scan.points.shape[1] == 3 and len(scan) >= 4

@@ -62,6 +62,7 @@ def test_too_few_points_is_a_clear_error():
         SurfelsField(np.zeros((4, 3), np.float32))
 
 
+@pytest.mark.slow
 def test_a_real_point_scan_meshes_into_a_surface():
     """ScanNet scene0001_00 (50k points, no faces): its point field meshes into fragments, its disks into the room."""
     points = load(shared_file("scannet_votenet_50k", "scene0001_00_vert.npy")).normalised().points

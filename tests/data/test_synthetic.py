@@ -89,6 +89,7 @@ def _polygons_overlap(a: np.ndarray, b: np.ndarray) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_floor_furniture_does_not_intersect(layout_rooms):
     for room in layout_rooms:
         width, depth, _ = room.size
@@ -118,6 +119,7 @@ def _instance_geometry(room, ids):
     return _hull(v[:, :2]), v[:, 2].min(), v[:, 2].max()
 
 
+@pytest.mark.slow
 def test_wall_items_clear_each_other_and_furniture(layout_rooms):
     """Doors, windows, curtains and pictures: disjoint boxes between items, and no furniture or prop part
     under them reaching their height (where floor projections overlap, the z ranges are apart)."""
@@ -153,6 +155,7 @@ def test_every_furniture_kind_builds_with_its_labels():
             assert lo[2] >= -1e-9 and np.allclose(hi - np.minimum(lo, [lo[0], lo[1], 0]), furn.size)
 
 
+@pytest.mark.slow
 def test_rooms_cover_all_scannet20_classes(layout_rooms):
     seen = set(np.concatenate([r.face_labels for r in layout_rooms]).tolist())
     assert set(range(len(SCANNET20))) <= seen, [SCANNET20.names[i] for i in set(range(20)) - seen]
@@ -179,6 +182,7 @@ def test_unknown_room_type_is_rejected():
 
 
 # --------------------------------------------------------------------------------------------- openings
+@pytest.mark.slow
 def test_doors_and_windows_are_holes_in_the_walls(layout_rooms):
     n_doors = n_windows = 0
     for room in layout_rooms[:12]:

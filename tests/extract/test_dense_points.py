@@ -65,6 +65,7 @@ def test_field_without_surface_returns_empty_with_warning(sphere):
     assert p.shape == (0, 3) and n.shape == (0, 3)
 
 
+@pytest.mark.slow
 def test_ball_pivoting_area_close_to_sphere(cloud):
     points, normals, _ = cloud
     mesh = ball_pivoting_mesh(points, normals)
@@ -82,6 +83,7 @@ def test_orient_point_normals_makes_random_signs_consistent(cloud):
     assert (radial > 0).all() or (radial < 0).all()
 
 
+@pytest.mark.slow
 def test_ball_pivoting_needs_consistent_signs(cloud):
     points, normals, _ = cloud
     signs = np.where(np.random.default_rng(2).random(len(points)) < 0.5, -1.0, 1.0)[:, None]

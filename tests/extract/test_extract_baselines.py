@@ -15,6 +15,7 @@ RES = 64
 VOXEL = 1.0 / (RES - 1)
 
 
+@pytest.mark.slow
 def test_sphere_becomes_offset_shell():
     field = MeshField(trimesh.creation.icosphere(subdivisions=3, radius=R))
     counter = QueryCounter()

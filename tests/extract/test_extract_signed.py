@@ -40,6 +40,7 @@ def test_nan_values_raise():
         signed_marching_cubes(lambda q: np.where(q[:, 0] > 0.4, np.nan, sdf(q)), 16)
 
 
+@pytest.mark.slow
 def test_coarse_to_fine_matches_the_dense_grid_with_fewer_queries():
     from nir_core.extract.query import QueryCounter
 

@@ -146,6 +146,7 @@ def _face_segments(case: int, face: int) -> set[frozenset]:
     return segments
 
 
+@pytest.mark.slow
 def test_table_is_crack_free_across_faces_whatever_the_signs():
     """Two cells sharing a face (here x = 1 of one, x = 0 of the other) must join the same crossings on it, also
     when their pseudo-signs are flipped relative to each other: the ambiguous-face rule ignores signs."""

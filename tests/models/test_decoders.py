@@ -340,6 +340,7 @@ def test_uncertainty_weighted_loss_errors():
 # ------------------------------------------------------------------------------------------------ tiny fit
 
 
+@pytest.mark.slow
 def test_udf_decoder_overfits_a_sphere():
     """Fixed random features on 512 points of a sphere: the decoder alone learns the sphere's UDF."""
     torch.manual_seed(0)

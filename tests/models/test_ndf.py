@@ -269,6 +269,7 @@ def test_gradient_reaches_every_parameter():
     assert net.decoder.layers[0].weight.grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_overfits_the_udf_of_a_sphere():
     torch.manual_seed(0)
     radius = 0.3

@@ -50,6 +50,7 @@ def expected_parameters(cfg: PointTransformerConfig) -> int:
 
 
 @pytest.mark.parametrize("preset, b, n", [("cpu_small", 2, 2048), ("paper", 1, 1024)])
+@pytest.mark.slow
 def test_output_shapes(preset, b, n):
     torch.manual_seed(0)
     cfg = getattr(PointTransformerConfig, preset)(out_features=24)
@@ -212,6 +213,7 @@ def test_deterministic_with_seed():
     torch.testing.assert_close(run(), run(), atol=0, rtol=0)
 
 
+@pytest.mark.slow
 def test_overfits_two_clusters():
     torch.manual_seed(0)
     n = 512
