@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
-# open3d needs libusb; its offscreen renderer and GUI need Vulkan/Mesa; pyrender renders headless with EGL;
+# open3d needs libusb; its offscreen renderer and GUI need Vulkan/Mesa, EGL and GL;
 # xvfb and chromium drive the desktop viewer and the web UI in tests.
 APT_PACKAGES=(libusb-1.0-0 libgomp1 libvulkan1 mesa-vulkan-drivers libegl1 libgl1 libglib2.0-0 xvfb chromium)
 

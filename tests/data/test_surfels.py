@@ -7,9 +7,8 @@ from conftest import shared_file
 
 from nir_core.data.ground_truth import PointsField, SurfelsField, estimate_normals
 from nir_core.data.io import load
-from nir_core.metrics import sample_points_for_eval
 from nir_core.extract.udf_mc import UDFExtractConfig, udf_marching_cubes
-from nir_core.metrics import reconstruction_metrics
+from nir_core.metrics import reconstruction_metrics, sample_points_for_eval
 
 
 def tilted_plane(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
