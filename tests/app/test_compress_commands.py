@@ -51,12 +51,14 @@ def test_compress_and_inspect_errors(capsys, tmp_path):
 
 @pytest.mark.slow
 def test_quantisation_aware_finetuning_through_the_engine(capsys, tmp_path):
+    from nir_core.models.point_udf import PointUDFConfig
     from nir_core.train import TrainConfig, train
 
     model = {"encoder": {"channels": [8, 16], "blocks": [1, 1], "k": 8, "k_first": 4, "share_planes": 4,
                          "out_features": 8},
              "udf": {"hidden": [16], "pool": {"k": 4, "position_features": 8, "score_hidden": 8}}}
-    cfg = TrainConfig(task="geometry", model=model, steps=2, batch_size=1, out=str(tmp_path / "run"), val_every=0)
+    cfg = TrainConfig(task="geometry", model=PointUDFConfig.from_json(model), steps=2, batch_size=1,
+                      out=str(tmp_path / "run"), val_every=0)
     cfg.data.count, cfg.data.val_count = 2, 1
     cfg.data.sampling.num_input, cfg.data.sampling.num_queries = 256, 512
     bundle = train(cfg, progress=False)

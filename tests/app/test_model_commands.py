@@ -11,6 +11,7 @@ import trimesh
 from conftest import REPO, shared_file
 from test_cli import run
 
+from nir_core.models.point_udf import PointUDFConfig
 from nir_core.train import TrainConfig, train
 
 BUNDLE = REPO / "assets" / "models" / "pt-geometry"
@@ -26,13 +27,13 @@ def labelled_bundle(tmp_path_factory):
              "udf": {"hidden": [16], "pool": {"k": 4, "position_features": 8, "score_hidden": 8}},
              "semantic": {"hidden": [16], "pool": {"k": 4, "position_features": 8, "score_hidden": 8}},
              "num_classes": 20}
-    cfg = TrainConfig(task="joint", model=model, steps=2, batch_size=1, out=str(tmp / "run"), val_every=0)
+    cfg = TrainConfig(task="joint", model=PointUDFConfig.from_json(model), steps=2, batch_size=1, out=str(tmp / "run"),
+                      val_every=0)
     cfg.data.count, cfg.data.val_count = 2, 1
     cfg.data.sampling.num_input, cfg.data.sampling.num_queries = 256, 512
     return train(cfg, progress=False)
 
 
-@pytest.mark.slow
 def test_batch_reconstruct_skips_a_corrupt_file_and_resumes(capsys, tmp_path):
     room = shared_file("scannet_votenet_50k", "scene0003_00_vert.npy")
     corrupt = tmp_path / "corrupt.ply"
@@ -58,7 +59,6 @@ def test_batch_reconstruct_skips_a_corrupt_file_and_resumes(capsys, tmp_path):
     assert code == 1 and stdout.count("skipped") == 2
 
 
-@pytest.mark.slow
 def test_batch_reconstruct_shards_split_the_inputs(capsys, tmp_path):
     from app.batch import expand_inputs, output_names
 
@@ -72,7 +72,6 @@ def test_batch_reconstruct_shards_split_the_inputs(capsys, tmp_path):
         assert len(list(out.glob("*.json"))) == i + 1
 
 
-@pytest.mark.slow
 def test_evaluate_writes_protocol_metrics_for_a_real_scannet_room(capsys, tmp_path):
     room = shared_file("scannet_votenet_50k", "scene0003_00_vert.npy")
     out = tmp_path / "metrics.json"
@@ -94,7 +93,6 @@ def test_evaluate_writes_protocol_metrics_for_a_real_scannet_room(capsys, tmp_pa
     assert result["protocol"]["resolution"] == 64 and "room_100000" in err
 
 
-@pytest.mark.slow
 def test_evaluate_scores_the_semantic_head_on_labelled_scenes():
     from nir_core.data.io import load
     from nir_core.metrics import mean_iou
@@ -141,7 +139,6 @@ def test_reconstruct_asked_for_labels_by_a_geometry_bundle_fails_clearly(capsys,
     assert code == 2 and "no trained semantic head" in err and not out.exists()
 
 
-@pytest.mark.slow
 def test_labelled_reconstruction_writes_a_ply_with_labels_and_a_coloured_glb(tmp_path):
     from nir_core.data.io import load, save_scan
     from nir_core.data.labels import SCANNET20
@@ -166,7 +163,6 @@ def test_labelled_reconstruction_writes_a_ply_with_labels_and_a_coloured_glb(tmp
     assert (coloured.visual.vertex_colors[:, :3] == SCANNET20.colorize(labels)).all()
 
 
-@pytest.mark.slow
 def test_finetune_context_on_labelled_scannet_rooms(capsys, tmp_path):
     room = shared_file("scannet_votenet_50k", "scene0003_00_vert.npy")
     run_dir = tmp_path / "ctx"
