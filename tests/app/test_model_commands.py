@@ -34,6 +34,7 @@ def labelled_bundle(tmp_path_factory):
     return train(cfg, progress=False)
 
 
+@pytest.mark.slow
 def test_batch_reconstruct_skips_a_corrupt_file_and_resumes(capsys, tmp_path):
     room = shared_file("scannet_votenet_50k", "scene0003_00_vert.npy")
     corrupt = tmp_path / "corrupt.ply"
@@ -59,6 +60,7 @@ def test_batch_reconstruct_skips_a_corrupt_file_and_resumes(capsys, tmp_path):
     assert code == 1 and stdout.count("skipped") == 2
 
 
+@pytest.mark.slow
 def test_batch_reconstruct_shards_split_the_inputs(capsys, tmp_path):
     from app.batch import expand_inputs, output_names
 
@@ -72,6 +74,7 @@ def test_batch_reconstruct_shards_split_the_inputs(capsys, tmp_path):
         assert len(list(out.glob("*.json"))) == i + 1
 
 
+@pytest.mark.slow
 def test_evaluate_writes_protocol_metrics_for_a_real_scannet_room(capsys, tmp_path):
     room = shared_file("scannet_votenet_50k", "scene0003_00_vert.npy")
     out = tmp_path / "metrics.json"
@@ -93,6 +96,7 @@ def test_evaluate_writes_protocol_metrics_for_a_real_scannet_room(capsys, tmp_pa
     assert result["protocol"]["resolution"] == 64 and "room_100000" in err
 
 
+@pytest.mark.slow
 def test_evaluate_scores_the_semantic_head_on_labelled_scenes():
     from nir_core.data.io import load
     from nir_core.metrics import mean_iou
@@ -139,6 +143,7 @@ def test_reconstruct_asked_for_labels_by_a_geometry_bundle_fails_clearly(capsys,
     assert code == 2 and "no trained semantic head" in err and not out.exists()
 
 
+@pytest.mark.slow
 def test_labelled_reconstruction_writes_a_ply_with_labels_and_a_coloured_glb(tmp_path):
     from nir_core.data.io import load, save_scan
     from nir_core.data.labels import SCANNET20
@@ -163,6 +168,7 @@ def test_labelled_reconstruction_writes_a_ply_with_labels_and_a_coloured_glb(tmp
     assert (coloured.visual.vertex_colors[:, :3] == SCANNET20.colorize(labels)).all()
 
 
+@pytest.mark.slow
 def test_finetune_context_on_labelled_scannet_rooms(capsys, tmp_path):
     room = shared_file("scannet_votenet_50k", "scene0003_00_vert.npy")
     run_dir = tmp_path / "ctx"
