@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -220,4 +220,4 @@ def evaluate(model, scenes: Iterable[ProtocolScene], cfg: EvalConfig | None = No
         values = [r[key] for r in rows if key in r and np.isfinite(r[key])]
         if values:
             mean[key] = float(np.mean(values))
-    return {"protocol": asdict(cfg), "scenes": rows, "mean": mean}
+    return {"protocol": cfg.to_json(), "scenes": rows, "mean": mean}

@@ -20,6 +20,7 @@ import numpy as np
 import trimesh
 
 from ..config import Config
+from ..protocol import INPUT_POINTS
 from .ground_truth import MeshField, PointsField, face_labels_from_scan, field_from_scan
 from .scan import Scan
 
@@ -30,8 +31,8 @@ SeedLike = int | np.random.SeedSequence | np.random.Generator | None
 class SamplingConfig(Config):
     """How many points to draw and how far from the surface (NDF's defaults, unit-cube units)."""
 
-    num_surface: int = 10_000
-    """Surface points given to the encoder as its input point cloud."""
+    num_surface: int = INPUT_POINTS
+    """Surface points given to the encoder as its input point cloud (the protocol's input size)."""
     num_queries: int = 100_000
     """Off-surface query points with ground-truth distances (split over ``sigmas`` by ``ratios``)."""
     sigmas: tuple[float, ...] = (0.08, 0.02, 0.003)

@@ -13,8 +13,8 @@ released IF-Net / NDF code::
 sums 11 values per configuration, and 2.64 M float32 conv parameters are its 84.5 Mb). At every query the
 decoder samples every grid trilinearly at the point and at ``±displacement`` along each axis (7 points),
 concatenates those features with the query's coordinates and maps them through a point-wise MLP whose output
-goes through ``|x|`` (the reference uses a ReLU, which collapsed to a constant 0 within two steps on generated
-rooms here; see :attr:`NDFConfig.activation`), so the distance is never negative.
+goes through ``|x|`` (the reference uses a ReLU, which can collapse to a constant 0 early in training; see
+:attr:`NDFConfig.activation` and assets/models/README.md), so the distance is never negative.
 
 Coordinates
 -----------
@@ -231,7 +231,7 @@ def sample_grids(grids: Sequence[Tensor], points: Tensor, padding_mode: str = "b
     # Each (B * parts, C, M / parts, K, 1); align_corners=False puts values at cell centres (see the module
     # docstring). A scene's grids are expanded (a view) to its query parts. One concatenation, not writes into
     # slices of a preallocated buffer: under autograd every slice write costs a copy of the whole gradient in the
-    # backward pass (an NDF training step: 3.0 s before, 2.7 s after).
+    # backward pass.
     samples = [F.grid_sample(x.expand(b * parts, *x.shape[1:]),
                              g.to(x.dtype), mode="bilinear", padding_mode=padding_mode, align_corners=False)
                for x in grids]
@@ -241,8 +241,7 @@ def sample_grids(grids: Sequence[Tensor], points: Tensor, padding_mode: str = "b
 
 def _query_parts(b: int, m: int, device: torch.device) -> int:
     """Batch entries to spread each scene's ``m`` queries over in :func:`sample_grids`: ``grid_sample``'s 3D CPU
-    kernel runs batch entries in parallel and nothing else, so one scene's queries would use one core (on a
-    two-core machine that was a third of an NDF training step)."""
+    kernel runs batch entries in parallel and nothing else, so one scene's queries would use one core."""
     if b != 1 or device.type != "cpu":
         return 1
     # Only reads the thread count (set by the entry point, nir_core.cpu): the features do not depend on it, the
@@ -258,8 +257,8 @@ class SlabConv3d(nn.Conv3d):
     of overlap so every output voxel sees the same neighbours: the same result, much faster on a CPU.
 
     Why: PyTorch's CPU backend sends a 3x3x3 convolution to oneDNN only for batches of two or more (its size
-    heuristic is made for 2D images); a batch of one scene falls to ``slow_conv3d``, and the encoder's
-    forward + backward measured about 3x slower that way. The weights, the state dict and the quantisation
+    heuristic is made for 2D images); a batch of one scene falls to ``slow_conv3d``, which is several times
+    slower (timings in assets/models/README.md). The weights, the state dict and the quantisation
     hooks (``compress.qat`` calls :meth:`_conv_forward`) are those of :class:`nn.Conv3d`.
     """
 
