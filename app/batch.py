@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from nir_core.atomic import atomic_write_json
-from nir_core.errors import NIRStudioError
+from nir_core.errors import NIRStudioError, ScanLoadError
 from nir_core.pipeline import STAGES as PIPELINE_STAGES
 from nir_core.pipeline import PipelineConfig
 
@@ -66,6 +66,8 @@ class FileResult:
     reason: str = ""
     seconds: float = 0.0
     outputs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What is unusual about a finished input (the report's ``warnings``)."""
 
 
 def default_model() -> Path:
@@ -142,12 +144,14 @@ def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None
         else:
             start = time.perf_counter()
             try:
-                result.outputs = reconstruct_file(
+                result.outputs, report = reconstruct_file(
                     path, job.out_dir, name, model, job.pipeline, formats=job.formats,
                     on_stage=lambda stage, name=name: on_stage and on_stage(name, stage))
-                result.status = "done"
+                result.status, result.warnings = "done", report["warnings"]
             except (NIRStudioError, ValueError, OSError) as exc:
-                result.status, result.reason = "failed", str(exc)
+                # A file's own error names the file, which the result names already.
+                own = isinstance(exc, ScanLoadError) and exc.path is not None and exc.path.resolve() == path
+                result.status, result.reason = "failed", exc.reason if own else str(exc)
             result.seconds = time.perf_counter() - start
         results.append(result)
         if on_file is not None:
@@ -156,8 +160,10 @@ def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None
 
 
 def reconstruct_file(path: Path, out_dir: Path, name: str, model, cfg=None, formats: tuple[str, ...] = ("glb", "ply"),
-                     on_stage: Callable[[str], None] | None = None, scan=None, load_seconds: float = 0.0) -> list[str]:
-    """One input -> ``out_dir/name.{formats}`` and ``out_dir/name.json`` (written last); returns the mesh files.
+                     on_stage: Callable[[str], None] | None = None, scan=None, load_seconds: float = 0.0
+                     ) -> tuple[list[str], dict]:
+    """One input -> ``out_dir/name.{formats}`` and ``out_dir/name.json`` (written last); returns the mesh files and
+    the report.
 
     ``model``: a :class:`~nir_core.pipeline.LoadedModel`; ``cfg``: the :class:`~nir_core.pipeline.PipelineConfig`.
     ``on_stage`` is called with each of :data:`STAGES` as it starts; ``scan``: ``path`` already loaded (in
@@ -187,7 +193,7 @@ def reconstruct_file(path: Path, out_dir: Path, name: str, model, cfg=None, form
     if scan.labels is not None and scan.label_set is not None:
         report["input_label_histogram"] = scan.label_histogram()
     atomic_write_json(out_dir / f"{name}.json", report)  # last: its existence marks the input done
-    return outputs
+    return outputs, report
 
 
 def _input_stats(scan) -> dict:

@@ -1,6 +1,7 @@
 """The ``nir-studio`` command: one entry point, a subcommand per job."""
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from contextlib import nullcontext
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from app.options import Rename, config_options
@@ -27,6 +29,10 @@ app = typer.Typer(
 )
 synth_app = typer.Typer(help="Generate labelled procedural rooms and objects.", no_args_is_help=True)
 app.add_typer(synth_app, name="synth")
+
+# Typer raises click's exceptions (from its own copy of click in recent releases): reached through one it exports.
+_click_errors = importlib.import_module(typer.BadParameter.__module__)
+_NO_ARGS_IS_HELP = getattr(_click_errors, "NoArgsIsHelpError", ())  # click >= 8.2; older ones print the help and exit
 
 # soft_wrap: a path or an error stays on one line however narrow the terminal (scripts grep them).
 out = Console(soft_wrap=True)
@@ -103,8 +109,8 @@ def _print_summary(path: Path, s: dict) -> None:
 def synth_rooms(
     count: int = typer.Option(4, "--count", "-n", min=1, help="Number of rooms."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder."),
-    seed: int = typer.Option(0, help="Seed of the first room; room i uses seed + i."),
-    scan_points: int = typer.Option(10_000, help="Points kept in each simulated scan."),
+    seed: int = typer.Option(0, min=0, help="Seed of the first room; room i uses seed + i."),
+    scan_points: int = typer.Option(10_000, min=4, help="Points kept in each simulated scan."),
 ):
     """Rooms with furniture, their simulated RGB-D scans and the labelled ground-truth meshes."""
     from tqdm import tqdm
@@ -123,7 +129,7 @@ def synth_rooms(
 def synth_objects(
     count: int = typer.Option(2, "--count", "-n", min=1, help="Objects per class."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder (one subfolder per class)."),
-    seed: int = typer.Option(0, help="Seed of the first object of each class."),
+    seed: int = typer.Option(0, min=0, help="Seed of the first object of each class."),
 ):
     """Objects of every class as ModelNet-style meshes (``<class>/<class>_NNNN.off``)."""
     import numpy as np
@@ -175,6 +181,8 @@ def extract(
         atomic_write_json(report, rep)
     for note in rep["notes"]:
         err.print(f"[yellow]note:[/] {note}", highlight=False)
+    for warning in rep["warnings"]:
+        err.print(f"[yellow]warning:[/] {input_path}: {warning}", highlight=False)
     stats = rep["mesh_unit_cube"]
     out.print(f"wrote {output}: {stats['faces']:,} faces, {stats['components']} piece(s), "
               f"{stats['boundary_loops']} boundary loop(s), {sum(rep['timings_s'].values()):.1f} s")
@@ -221,6 +229,8 @@ def reconstruct(
             bars.advance(files)
             if result.status == "failed":
                 err.print(f"[red]failed:[/] {result.input}: {result.reason}", highlight=False)
+            for warning in result.warnings:
+                err.print(f"[yellow]warning:[/] {result.input}: {warning}", highlight=False)
 
         results = run_batch(job, on_file=on_file, on_stage=on_stage)
     summary = Table(title=f"{len(results)} input(s) -> {out_dir}")
@@ -228,7 +238,7 @@ def reconstruct(
         summary.add_column(column)
     for r in results:
         colour = {"done": "green", "skipped": "yellow", "failed": "red"}[r.status]
-        summary.add_row(str(r.input), f"[{colour}]{r.status}[/]", f"{r.seconds:.1f}", r.reason)
+        summary.add_row(str(r.input), f"[{colour}]{r.status}[/]", f"{r.seconds:.1f}", r.reason or "; ".join(r.warnings))
     out.print(summary)
     failed = sum(r.status == "failed" for r in results)
     if failed:
@@ -241,8 +251,8 @@ def reconstruct(
 def evaluate(
     model: Path = typer.Argument(..., help="Trained bundle folder or compressed .nirz file."),
     data: list[Path] | None = typer.Argument(None, help="Scans, meshes or dataset folders with ground truth."),
-    rooms: int = typer.Option(0, help="Also evaluate on this many generated held-out rooms."),
-    room_seed: int = typer.Option(HELD_OUT_SEED, help="Seed of the first generated room (training uses 0..)."),
+    rooms: int = typer.Option(0, min=0, help="Also evaluate on this many generated held-out rooms."),
+    room_seed: int = typer.Option(HELD_OUT_SEED, min=0, help="Seed of the first generated room (training uses 0..)."),
     output: Path | None = typer.Option(None, "--out", "-o", help="Metrics JSON to write (default: print it)."),
     *,
     protocol,
@@ -330,7 +340,7 @@ def finetune_context(
     data: list[Path] = typer.Argument(..., help="Labelled scans (files or folders) in the bundle's label set."),
     run_dir: Path = typer.Option(..., "--out", help="Run folder (checkpoint/, bundle/, log.jsonl); re-run to resume."),
     val: list[Path] | None = typer.Option(None, help="Labelled scans for validation (default: generated rooms)."),
-    steps: int = typer.Option(1000, help="Optimiser steps."),
+    steps: int = typer.Option(1000, min=1, help="Optimiser steps."),
 ):
     """Train only a contextualiser and a semantic head on your own small labelled set, on top of a frozen geometry
     bundle (thesis ch. 6: the encoder and its training data stay untouched). Extra KEY=VALUE arguments override the
@@ -432,8 +442,8 @@ def view(
     model: Path | None = typer.Option(None, help="Reconstruct the paths with this model (bundle folder or .nirz) "
                                       "and show the results."),
     screenshot: Path | None = typer.Option(None, help="Render offscreen to this PNG instead of opening a window."),
-    width: int = typer.Option(1280, help="Screenshot width."),
-    height: int = typer.Option(800, help="Screenshot height."),
+    width: int = typer.Option(1280, min=16, max=16384, help="Screenshot width, pixels."),
+    height: int = typer.Option(800, min=16, max=16384, help="Screenshot height, pixels."),
     close_after: float | None = typer.Option(None, hidden=True, help="Close the window after this many seconds."),
     grab: Path | None = typer.Option(None, hidden=True, help="Save a PNG of the whole display before closing."),
     *,
@@ -480,15 +490,27 @@ def demo(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point. Usage errors are reported by the parser (exit 2); a user error raised by a job
-    (bad file, bad value) prints one line ``error: <file>: <reason>`` and exits 2, never a traceback."""
+    """Console entry point. A usage error (unknown option, a value out of its range) and a user error raised by a
+    job (bad file, bad value) print one line ``error: ...`` and exit 2, never a traceback; the exit status is the
+    command's otherwise."""
     command = typer.main.get_command(app)
     try:
         cpu.apply(cpu.CpuTuning.from_env())  # torch's process-wide threads: set here, never by the library
-        command.main(args=argv, prog_name="nir-studio")  # standalone: exits with the command's status
+        status = command.main(args=argv, prog_name="nir-studio", standalone_mode=False)
+    except _NO_ARGS_IS_HELP:  # the help was printed: `nir-studio` or a group alone
+        sys.exit(2)
+    except _click_errors.ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        err.print(f"[red]error:[/] {escape(exc.format_message())}{escape(where)}", highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(1)
     except NIRStudioError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(2)
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any, Union, get_args, get_origin
 
 import typer
 
-from nir_core.config import config_fields
+from nir_core.config import config_fields, range_text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +90,9 @@ def config_options(cls: type, *names: str, param: str = "cfg", rename: dict[str,
             cli_type = _cli_type(f.type)
             flag = "--" + spec.name.replace("_", "-")
             decls = [f"{flag}/--no-{flag[2:]}"] if cli_type is bool else [flag, *spec.aliases]
-            option = typer.Option(f.default, *decls, help=help_text(f.doc), hidden=name in hidden,
+            # The config checks the range (one message for the CLI and every other caller); the help states it.
+            shown = help_text(f.doc) + (f" Allowed: {range_text(*f.range)}." if f.range != (None, None) else "")
+            option = typer.Option(f.default, *decls, help=shown, hidden=name in hidden,
                                   show_default=f.default is not None)
             annotation = cli_type | None if f.default is None else cli_type
             added.append(inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=option,

@@ -36,6 +36,34 @@ C = TypeVar("C", bound="Config")
 
 DERIVED = "derived"
 """Field metadata key marking a setting the others decide when it is None (see :class:`Config`)."""
+RANGE = "range"
+"""Field metadata key: ``(lo, hi)``, the inclusive bounds of a number setting (None: no bound on that side). Declare it
+with :func:`bounded`; :func:`check_ranges` enforces it and the command line shows it."""
+
+
+def bounded(default: Any, lo: float | None = None, hi: float | None = None) -> Any:
+    """A dataclass field with ``default`` whose value must lie in ``[lo, hi]`` (the class's ``__post_init__`` calls
+    :func:`check_ranges`): ``resolution: int = bounded(256, 8, 2048)``."""
+    return dataclasses.field(default=default, metadata={RANGE: (lo, hi)})
+
+
+def range_text(lo: float | None, hi: float | None) -> str:
+    """``"from 8 to 2048"``, ``"at least 0"``, ``"at most 8"``."""
+    if lo is not None and hi is not None:
+        return f"from {lo:,} to {hi:,}"
+    return f"at least {lo:,}" if lo is not None else f"at most {hi:,}"
+
+
+def check_ranges(cfg: Any) -> None:
+    """ValueError naming the first setting of dataclass ``cfg`` outside its declared range (:func:`bounded`), with
+    the range; None values are not checked."""
+    for f in dataclasses.fields(cfg):
+        lo, hi = f.metadata.get(RANGE, (None, None))
+        value = getattr(cfg, f.name)
+        if value is None or (lo is None and hi is None):
+            continue
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise ValueError(f"{f.name} must be {range_text(lo, hi)}, got {value:,}")
 
 
 class Config:
@@ -167,14 +195,17 @@ class ConfigField:
     """Its default value (``dataclasses.MISSING`` when it has none; a factory's value otherwise)."""
     doc: str
     """Its docstring ("" without one)."""
+    range: tuple[float | None, float | None] = (None, None)
+    """Inclusive bounds of a number setting (:func:`bounded`); None: unbounded on that side."""
 
 
 def config_fields(cls: type) -> list[ConfigField]:
-    """The settings of config class ``cls`` in declaration order, with their types, defaults and docstrings."""
+    """The settings of config class ``cls`` in declaration order, with their types, defaults, docstrings and
+    ranges."""
     hints, docs, out = _hints(cls), field_docs(cls), []
     for f in _init_fields(cls):
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        out.append(ConfigField(f.name, hints[f.name], default, docs.get(f.name, "")))
+        out.append(ConfigField(f.name, hints[f.name], default, docs.get(f.name, ""), f.metadata.get(RANGE, (None, None))))
     return out
 
 

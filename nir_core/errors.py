@@ -67,3 +67,7 @@ class FieldError(NIRStudioError):
         self.count = int(count)
         self.example = example
         super().__init__(reason)
+
+
+class OutOfMemoryError(NIRStudioError):
+    """A job would need more memory than the machine has available; raised before the allocation is tried."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .config import Config
+from .config import Config, bounded, check_ranges
 from .errors import NIRStudioError
 from .protocol import INPUT_POINTS, RESOLUTION
 
@@ -151,20 +151,21 @@ def load_model(path: str | Path) -> LoadedModel:
 class PipelineConfig(Config):
     """Settings of :class:`Pipeline`."""
 
-    resolution: int = RESOLUTION
-    """Extraction grid, cells per axis over the unit cube."""
+    resolution: int = bounded(RESOLUTION, 8, 2048)
+    """Extraction grid, cells per axis over the unit cube; memory grows with its square (checked before each level of
+    the search is allocated)."""
     method: str = "udf-mc"
     """Extractor of an exact field: udf-mc (ours), dense-points (NDF + ball pivoting) or epsilon (the baseline);
     a model's field is always meshed with udf-mc (:data:`METHODS`)."""
-    min_component_area: float = 0.0005
+    min_component_area: float = bounded(0.0005, 0.0, 1.0)
     """Drop connected pieces with less than this fraction of the mesh's area (0 keeps everything)."""
     orient: bool = True
     """Give every connected piece a consistent face winding."""
     prefer_mesh: bool = True
     """Without a model: the exact distance to the input's faces when it has them, else to its points."""
-    num_input: int = INPUT_POINTS
+    num_input: int = bounded(INPUT_POINTS, 4)
     """Points drawn from the scan and encoded (area-uniform on a mesh, a random subset of a point scan)."""
-    seed: int = 0
+    seed: int = bounded(0, 0)
     """Seeds the draw of the encoded points."""
     labels: bool | None = None
     """Label the mesh vertices with the model's semantic head (unset: when the model has a trained one)."""
@@ -174,10 +175,7 @@ class PipelineConfig(Config):
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"unknown extraction method {self.method!r}; choose one of {', '.join(METHODS)}")
-        if self.resolution < 8:
-            raise ValueError(f"resolution must be at least 8, got {self.resolution}")
-        if self.num_input < 4:
-            raise ValueError(f"num_input must be at least 4, got {self.num_input}")
+        check_ranges(self)
 
 
 @dataclass
@@ -190,7 +188,8 @@ class Result:
     vertex_labels: np.ndarray | None
     """(V,) int64 class per mesh vertex, or None when not labelled."""
     report: dict
-    """Settings, timings per stage (s), extraction statistics, mesh statistics (unit cube), normalisation, notes;
+    """Settings, timings per stage (s), extraction statistics, mesh statistics (unit cube), normalisation, notes,
+    ``warnings`` (what is unusual about the input, e.g. a flat one: shown to the user by every front end);
     label legend and histograms when labelled; ``metrics_vs_input_mesh`` when scored."""
     field: object = dataclass_field(repr=False, default=None)
     """The :class:`~nir_core.field.Field` that was meshed, over the normalised input's unit cube."""
@@ -228,6 +227,7 @@ class Pipeline:
         timings: dict[str, float] = {}
         stage = _Stages(self.on_stage, timings)
         with stage("normalise"):
+            warnings = check_spread(scan)
             unit = scan.normalised()
         if self.model is None:
             with stage("field"):
@@ -260,6 +260,7 @@ class Pipeline:
 
             with stage("score"):
                 report["metrics_vs_input_mesh"] = mesh_metrics(scan, back)
+        report["warnings"] = warnings
         report["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
         return Result(back, vertex_labels, report, field_, unit)
 
@@ -336,6 +337,25 @@ class Pipeline:
         report["label_histogram"] = {"mesh_vertices": label_set.histogram(vertex_labels),
                                      "input_points": label_set.histogram(point_labels)}
         return vertex_labels
+
+
+def check_spread(scan: Scan) -> list[str]:
+    """Refuses an input with no surface to reconstruct (its points coincide or lie on one line) with
+    :class:`~nir_core.errors.InvalidScanError`; returns warnings for one that is flat (on one plane)."""
+    from .data.normalise import describe_spread
+    from .errors import InvalidScanError
+
+    points = scan.mesh.vertices if scan.has_faces else scan.points
+    where = scan.source if scan.source is not None else "the input"
+    shape = describe_spread(points)
+    if shape == "coincide":
+        raise InvalidScanError(where, f"all {len(points):,} points coincide: there is no surface to reconstruct")
+    if shape == "collinear":
+        raise InvalidScanError(where, f"the {len(points):,} points are collinear (they lie on one line): there is "
+                                      "no surface to reconstruct")
+    if shape == "coplanar":
+        return ["the points are coplanar (they lie on one plane): the result can be at most a flat sheet"]
+    return []
 
 
 def field_labels(field_, points: np.ndarray, chunk: int = 65_536) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .config import Config
+from .config import Config, bounded, check_ranges
 
 if TYPE_CHECKING:  # the heavy modules load with the first function that needs them, not with the constants
     import trimesh
@@ -54,14 +54,17 @@ near it (δ-2δ, 2δ-4δ), and in the input's holes (beyond 4δ)."""
 class EvalConfig(Config):
     """Settings of the protocol."""
 
-    num_input: int = INPUT_POINTS
+    num_input: int = bounded(INPUT_POINTS, 4)
     """Points fed to the encoder."""
-    num_gt: int = EVAL_POINTS
+    num_gt: int = bounded(EVAL_POINTS, 1)
     """Ground-truth and prediction surface samples compared by the metrics."""
-    resolution: int = RESOLUTION
+    resolution: int = bounded(RESOLUTION, 8, 2048)
     """Extraction grid, cells per axis over the unit cube."""
-    seed: int = 1
+    seed: int = bounded(1, 1)
     """Seeds the input draw; the ground-truth draw uses ``seed - 1`` so the two never coincide."""
+
+    def __post_init__(self):
+        check_ranges(self)
 
 
 @dataclass

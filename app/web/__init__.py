@@ -5,12 +5,15 @@ job at a time (reconstruction holds a model and a 256³ band in memory), files l
 that is deleted when the page closes, and every failure reaches the user as a message, never as a dead server.
 (No ``from __future__ import annotations``: Gradio finds ``gr.Request`` parameters by their annotation object.)
 """
+import re
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from nir_core.config import bounded, check_ranges
 
 MB = 1 << 20
 
@@ -21,22 +24,25 @@ class WebConfig:
 
     host: str = "127.0.0.1"
     """Interface to bind; 127.0.0.1 keeps the UI on this machine."""
-    port: int = 7860
+    port: int = bounded(7860, 1, 65535)
     """TCP port."""
     share: bool = False
     """Ask Gradio for a public share link (off unless asked)."""
-    max_upload_mb: int = 200
+    max_upload_mb: int = bounded(200, 0)
     """Largest upload accepted, in MiB."""
-    max_points: int = 5_000_000
+    max_points: int = bounded(5_000_000, 4)
     """Largest scan accepted, in points (the loaders' own limits are larger)."""
-    default_resolution: int = 256
+    default_resolution: int = bounded(256, 32, 512)
     """The resolution the Settings slider starts at."""
-    max_queue: int = 16
+    max_queue: int = bounded(16, 1)
     """Jobs waiting at most; more get a "busy" message instead of exhausting memory."""
     work_root: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "nir-studio-web")
     """Parent of the per-session folders."""
     models: dict[str, Path] = field(default_factory=dict)
     """Choosable bundles by display name (default: the bundled ones)."""
+
+    def __post_init__(self):
+        check_ranges(self)
 
 
 @dataclass
@@ -56,6 +62,16 @@ def _views() -> list[View]:
 
 VIEWS: Callable[[], list[View]] = _views
 """The tabs, in order (a function so that building the list imports each view only when the UI is built)."""
+
+
+_SERVER_PATH = re.compile(r"(?<![\w.~])/[^\s'\"`,;:()]+")
+"""An absolute path in a message (not a fraction such as 3/4: the slash must not follow a letter or digit)."""
+
+
+def user_message(exc: BaseException) -> str:
+    """An error as the browser shows it: every server path cut to its last part, the name the user knows (an
+    upload's own file name; Gradio keeps it as the last part of the path it stores the upload under)."""
+    return _SERVER_PATH.sub(lambda m: Path(m.group(0)).name or m.group(0), str(exc))
 
 
 def session_folder(cfg: WebConfig, session: str | None) -> Path:

@@ -7,12 +7,11 @@ against the input's own surface when the input is a mesh.
 
 No ``from __future__ import annotations`` here: Gradio finds the ``gr.Request`` parameter by its annotation object.
 """
-import json
 from pathlib import Path
 
 from app.batch import reconstruct_file
 
-from . import WebConfig, session_folder
+from . import WebConfig, session_folder, user_message
 from .previews import legend_html
 from .reconstruct import JOBS, InputPicker, Models, load_checked, settings
 
@@ -51,10 +50,10 @@ def run_comparison(cfg: WebConfig, models: Models, source: Path, float_name: str
         folder = work / side
         folder.mkdir(exist_ok=True)
         step(0.1 + 0.4 * i, desc=f"reconstruct with the {side} model")
-        outputs = reconstruct_file(source, folder, source.stem, model,
-                                   PipelineConfig(resolution=resolution, labels=want_labels and model.can_label),
-                                   formats=("glb", "ply"), scan=scan, load_seconds=load_seconds)
-        report = json.loads((folder / f"{source.stem}.json").read_text())
+        outputs, report = reconstruct_file(source, folder, source.stem, model,
+                                           PipelineConfig(resolution=resolution,
+                                                          labels=want_labels and model.can_label),
+                                           formats=("glb", "ply"), scan=scan, load_seconds=load_seconds)
         sides[side] = {"glb": Path(outputs[0]), "mesh": trimesh.load(outputs[1], process=False), "report": report,
                        "bytes": model.size_bytes, "path": path}
     step(0.95, desc="compare")
@@ -106,7 +105,7 @@ def build_compare(cfg: WebConfig) -> None:
             result = run_comparison(cfg, models, source, chosen_float, chosen_quantiser, int(chosen_bits),
                                     Path(nirz_path) if nirz_path else None, int(res), bool(labels_on), work, progress)
         except (NIRStudioError, ValueError, OSError) as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(user_message(exc)) from None
         report = result["sides"]["compressed"]["report"]
         return (str(result["sides"]["float"]["glb"]), str(result["sides"]["compressed"]["glb"]),
                 legend_html(report.get("legend", {}), report.get("label_histogram", {}).get("mesh_vertices")),

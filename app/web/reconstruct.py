@@ -8,7 +8,7 @@ from pathlib import Path
 from app.batch import reconstruct_file
 from app.demo import default_inputs
 
-from . import MB, WebConfig, session_folder
+from . import MB, WebConfig, session_folder, user_message
 from .previews import legend_html, points_glb
 
 UPLOAD_TYPES = [".ply", ".obj", ".off", ".stl", ".glb", ".npy", ".npz", ".txt", ".xyz", ".pts"]
@@ -60,7 +60,6 @@ def run_reconstruction(cfg: WebConfig, models: Models, source: Path, model_name:
     """The job behind the Run button, without Gradio: checks the input, writes previews, mesh files and report
     into ``work``; returns their paths and the report. Raises ``ValueError`` / ``NIRStudioError`` with a message
     for the user."""
-    import json
 
     from nir_core.pipeline import PipelineConfig
 
@@ -71,12 +70,11 @@ def run_reconstruction(cfg: WebConfig, models: Models, source: Path, model_name:
     colors = scan.label_set.colorize(scan.labels) if scan.labels is not None and scan.label_set else scan.colors
     preview = points_glb(scan.points, colors, work / "input_preview.glb")
     name = source.stem
-    outputs = reconstruct_file(source, work, name, model,
-                               PipelineConfig(resolution=resolution, labels=want_labels and model.can_label),
-                               formats=("glb", "ply"), on_stage=lambda stage: step(STAGE_PROGRESS[stage], desc=stage),
-                               scan=scan, load_seconds=load_seconds)
+    outputs, report = reconstruct_file(
+        source, work, name, model, PipelineConfig(resolution=resolution, labels=want_labels and model.can_label),
+        formats=("glb", "ply"), on_stage=lambda stage: step(STAGE_PROGRESS[stage], desc=stage), scan=scan,
+        load_seconds=load_seconds)
     report_path = work / f"{name}.json"
-    report = json.loads(report_path.read_text())
     if want_labels and not model.can_label:
         report.setdefault("notes", []).append("labels off: this model has no trained semantic head")
     return {"preview": preview, "glb": Path(outputs[0]), "ply": Path(outputs[1]), "report": report_path,
@@ -95,6 +93,8 @@ def summary(report: dict) -> dict:
         out["against the input's own surface"] = report["metrics_vs_input_mesh"]
     if report.get("notes"):
         out["notes"] = report["notes"]
+    if report.get("warnings"):
+        out["warnings"] = report["warnings"]
     return out
 
 
@@ -160,8 +160,10 @@ def build_reconstruct(cfg: WebConfig) -> None:
         try:
             result = run_reconstruction(cfg, models, source, chosen_model, int(res), bool(labels_on), work, progress)
         except (NIRStudioError, ValueError, OSError) as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(user_message(exc)) from None
         data = result["data"]
+        for warning in data.get("warnings", []):
+            gr.Warning(warning)
         return (str(result["preview"]), str(result["glb"]),
                 legend_html(data.get("legend", {}), data.get("label_histogram", {}).get("mesh_vertices")),
                 summary(data), gr.DownloadButton(value=str(result["glb"]), interactive=True),

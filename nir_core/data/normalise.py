@@ -69,3 +69,29 @@ class Normalisation:
     @classmethod
     def from_json(cls, d: dict) -> Normalisation:
         return cls(center=tuple(float(v) for v in d["center"]), scale=float(d["scale"]))
+
+
+SPREAD_TOLERANCE = 1e-5
+"""Relative spread below which a direction counts as flat: a point set's second (third) principal extent under this
+share of its first is a line (a plane); float32 rounding of a truly flat set sits far below it, real scans far above."""
+
+
+def describe_spread(points: np.ndarray, max_points: int = 100_000) -> str | None:
+    """What is degenerate about a point set's shape, in words, or None when it spans a volume.
+
+    ``"coincide"`` (every point the same), ``"collinear"`` (on one line) or ``"coplanar"`` (on one plane), judged
+    by the principal extents of ``points`` ((N, 3); an even subset of ``max_points`` of them when there are more).
+    """
+    points = np.asarray(points, dtype=np.float64)
+    if len(points) > max_points:
+        points = points[np.linspace(0, len(points) - 1, max_points).astype(np.int64)]
+    centred = points - points.mean(axis=0)
+    extent = np.abs(centred).max() if len(points) else 0.0
+    if not extent > 1e-12 * max(1.0, float(np.abs(points).max(initial=0.0))):
+        return "coincide"
+    spread = np.linalg.svd(centred / extent, compute_uv=False)
+    if spread[1] < SPREAD_TOLERANCE * spread[0]:
+        return "collinear"
+    if spread[2] < SPREAD_TOLERANCE * spread[0]:
+        return "coplanar"
+    return None

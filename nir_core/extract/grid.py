@@ -13,9 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import FieldError
+from ..memory import require_bytes
 from .mc_table import CORNER_OFFSETS
 
 SQRT3_2 = float(np.sqrt(3.0) / 2.0)
+
+SEARCH_BYTES_PER_CELL = 128
+"""Working memory of one cell of a search level: its int64 indices, float64 and float32 centres, distance, gradient
+and the temporaries of the test, rounded up."""
 
 MAX_BAND_FRACTION = 0.5
 """A level of 64³ or finer where more than this share of the cells may hold the surface is not a surface's band
@@ -114,6 +119,7 @@ def narrow_band(
     r = coarse_start(grid.resolution, coarse_resolution)
     if r == grid.resolution:
         return None, stats, None
+    check_cells(r**3, r, grid.resolution)
     cells = all_cells(r)
     while True:
         level = Grid(r, grid.lo, grid.hi)
@@ -132,8 +138,16 @@ def narrow_band(
         cells = cells[keep]
         if last:
             return cells, stats, (None if g is None else (d[keep], g[keep]))
+        check_cells(8 * len(cells), 2 * r, grid.resolution)
         cells = children(cells)
         r *= 2
+
+
+def check_cells(count: int, level: int, resolution: int, bytes_per_cell: float = SEARCH_BYTES_PER_CELL) -> None:
+    """Raises :class:`~nir_core.errors.OutOfMemoryError` before ``count`` cells of the ``level``³ grid are allocated
+    when they would not fit in the memory available (``resolution``: the extraction's, for the message)."""
+    require_bytes(count * bytes_per_cell, f"meshing at {resolution}³ ({count:,} cells to test at {level}³)",
+                  "choose a lower resolution")
 
 
 def all_cells(resolution: int) -> np.ndarray:

@@ -26,11 +26,16 @@ from scipy.sparse.csgraph import connected_components
 from ..config import Config
 from ..errors import FieldError
 from .cleanup import extend_border, smooth_boundary
-from .grid import SQRT3_2, Grid, all_cells, narrow_band
+from .grid import SQRT3_2, Grid, all_cells, check_cells, narrow_band
 from .holes import fill_holes
 from .mc_table import CORNER_OFFSETS, EDGE_AXIS, EDGE_CORNERS, FACES, triangle_table
 from .query import QueryCounter, query_field
 from .refine import subdivide_onto_surface
+
+EXTRACT_BYTES_PER_CELL = 1024
+"""Peak working memory per candidate cell of the finest level, in bytes (corner values and gradients, triangulation,
+welding, hole filling, subdivision below 256³): an upper bound on the peak measured extracting a generated room's
+mesh at 128³ to 512³."""
 
 
 @dataclass
@@ -148,6 +153,10 @@ def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtract
     parents, band, centres = narrow_band(udf_only, grid, cfg.coarse_resolution, cfg.band, cfg.offset,
                                          udf_and_grad=udf_and_grad)
     stats.levels = band.levels
+    # The fine level's candidates (up to 8 per parent) carry their corners' distances, gradients, the triangulation
+    # and the mesh: check that much memory is there before any of it is allocated.
+    check_cells(8 * len(parents) if parents is not None else grid.resolution**3, grid.resolution, grid.resolution,
+                bytes_per_cell=EXTRACT_BYTES_PER_CELL)
     n = grid.resolution + 1
     known_keys = np.zeros(0, dtype=np.int64)
     known_d, known_g = np.zeros(0, np.float32), np.zeros((0, 3), np.float32)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import Config
+from ..config import Config, bounded, check_ranges
 from ..models.registry import config_class
 from .data import SceneSamplingConfig
 
@@ -18,13 +18,13 @@ class DataConfig(Config):
     source: str = "synthetic"
     """``"synthetic"`` (generated rooms), ``"objects"`` (generated single objects, with classes and material-part
     labels) or ``"files"`` (scans read from ``paths``)."""
-    count: int = 512
+    count: int = bounded(512, 1)
     """Generated rooms or objects for training."""
     seed: int = 0
     """Seed of the first training room."""
     paths: list[str] = field(default_factory=list)
     """Files or folders of scans (``source="files"``)."""
-    val_count: int = 4
+    val_count: int = bounded(4, 0)
     """Held-out generated rooms or objects for validation (seeds from ``val_seed``)."""
     val_seed: int = 100_000
     """Seed of the first validation room: far from the training range so they never overlap."""
@@ -32,6 +32,9 @@ class DataConfig(Config):
     """Files for validation instead of generated rooms."""
     sampling: SceneSamplingConfig = field(default_factory=SceneSamplingConfig)
     """Input points and queries per example."""
+
+    def __post_init__(self):
+        check_ranges(self)
 
 
 @dataclass
@@ -58,13 +61,13 @@ class TrainConfig(Config):
     weight whose name and shape still match is loaded; the rest start fresh."""
     data: DataConfig = field(default_factory=DataConfig)
     """Scenes."""
-    steps: int = 2000
+    steps: int = bounded(2000, 0)
     """Optimiser steps."""
-    batch_size: int = 2
+    batch_size: int = bounded(2, 1)
     """Scenes per step and process."""
     lr: float = 1e-3
     """Adam learning rate (thesis ch. 6)."""
-    lr_decay_start: int = 0
+    lr_decay_start: int = bounded(0, 0)
     """Step from which the learning rate follows a cosine from ``lr`` down to ``lr_min`` at ``steps``
     (0: constant). A pure function of the step, so a resumed run follows the same schedule."""
     lr_min: float = 1e-5
@@ -73,13 +76,13 @@ class TrainConfig(Config):
     """Seeds initialisation, batch order and sampling."""
     out: str = "out/train"
     """Run folder: ``checkpoint/`` (resumable), ``bundle/`` (final), ``log.jsonl``."""
-    checkpoint_every: int = 100
+    checkpoint_every: int = bounded(100, 1)
     """Steps between checkpoints."""
-    val_every: int = 200
+    val_every: int = bounded(200, 0)
     """Steps between validations (0: only at the end)."""
     resume: bool = True
     """Continue from ``out/checkpoint`` when it exists."""
-    threads: int = 0
+    threads: int = bounded(0, 0)
     """torch intra-op threads per process (0: leave torch's default)."""
 
     def lr_at(self, step: int) -> float:
@@ -90,6 +93,7 @@ class TrainConfig(Config):
         return self.lr_min + 0.5 * (self.lr - self.lr_min) * (1.0 + math.cos(math.pi * t))
 
     def __post_init__(self):
+        check_ranges(self)
         if self.model is not None or self.model_overrides:
             cls = config_class(self.architecture)
             if self.model is not None and not isinstance(self.model, cls):

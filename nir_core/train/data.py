@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..config import Config
+from ..config import Config, bounded, check_ranges
 from ..data.ground_truth import MeshField, SurfelsField, field_from_scan
 from ..data.io import find_scans, load
 from ..data.labels import IGNORE_LABEL, SCANNET20, LabelSet, require_label_set
@@ -29,21 +29,25 @@ from ..errors import NIRStudioError
 class SceneSamplingConfig(Config):
     """How one training example is drawn from a scene."""
 
-    num_input: int = 10_240
-    """Encoder input points sampled on the surface (the thesis feeds 10,240)."""
-    num_queries: int = 50_000
+    num_input: int = bounded(10_240, 4)
+    """Encoder input points sampled on the surface (the thesis feeds 10,240 in training; inference uses the
+    protocol's :data:`~nir_core.protocol.INPUT_POINTS`)."""
+    num_queries: int = bounded(50_000, 1)
     """UDF / label queries per scene (the thesis uses 50k)."""
     sigmas: tuple[float, ...] = (0.08, 0.02, 0.003)
     """Query noise levels in unit-cube units (NDF)."""
     ratios: tuple[float, ...] = (0.01, 0.49, 0.5)
     """Share of queries per noise level (NDF)."""
-    input_noise: float = 0.0
+    input_noise: float = bounded(0.0, 0.0)
     """Gaussian noise (unit-cube units) added to the input points, as a scanner would."""
-    scanned_input: float = 0.0
+    scanned_input: float = bounded(0.0, 0.0, 1.0)
     """Share of examples whose encoder input is drawn from a simulated RGB-D capture of the scene
     (:func:`~nir_core.data.synthetic.simulate_scan`: partial, noisy, dense near the camera and sparse far from it,
     like a real scan) instead of from the whole surface; the UDF targets stay those of the exact surface, so the
     encoder is asked to complete what the capture missed. Generated rooms only."""
+
+    def __post_init__(self):
+        check_ranges(self)
 
 
 class SceneSource:

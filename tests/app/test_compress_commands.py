@@ -37,7 +37,7 @@ def flat(text: str) -> str:
 
 def test_compress_and_inspect_errors(capsys, tmp_path):
     code, _, err = run(capsys, "compress", str(BUNDLE), "-o", str(tmp_path / "x.nirz"), "--bits", "9")
-    assert code == 2 and "bits must be 1..8" in flat(err)
+    assert code == 2 and "bits must be from 1 to 8, got 9" in flat(err)
     code, _, err = run(capsys, "compress", str(BUNDLE), "-o", str(tmp_path / "x.zip"))
     assert code == 2 and "write a .nirz file" in flat(err)
     code, _, err = run(capsys, "compress", str(tmp_path / "nope"), "-o", str(tmp_path / "x.nirz"))
