@@ -40,7 +40,7 @@ class SceneSamplingConfig(Config):
     """Share of queries per noise level (NDF)."""
     input_noise: float = bounded(0.0, 0.0)
     """Gaussian noise (unit-cube units) added to the input points, as a scanner would."""
-    scanned_input: float = bounded(0.0, 0.0, 1.0)
+    scanned_input: float = 0.0
     """Share of examples whose encoder input is drawn from a simulated RGB-D capture of the scene
     (:func:`~nir_core.data.synthetic.simulate_scan`: partial, noisy, dense near the camera and sparse far from it,
     like a real scan) instead of from the whole surface; the UDF targets stay those of the exact surface, so the
