@@ -131,6 +131,19 @@ def test_mesh_round_trip(tmp_path, ext):
         np.testing.assert_array_equal(back.labels, scan.labels)
 
 
+def test_glb_has_vertex_normals_and_a_double_sided_non_metallic_material(tmp_path):
+    import json
+    import struct
+
+    data = save_scan(_room(faces=True), tmp_path / "box.glb").read_bytes()
+    (json_length,) = struct.unpack("<I", data[12:16])  # GLB: 12-byte header, then the JSON chunk
+    tree = json.loads(data[20:20 + json_length])
+    primitive = tree["meshes"][0]["primitives"][0]
+    assert {"POSITION", "NORMAL", "COLOR_0"} <= set(primitive["attributes"])
+    material = tree["materials"][primitive["material"]]
+    assert material["doubleSided"] and material["pbrMetallicRoughness"]["metallicFactor"] == 0
+
+
 def test_ascii_ply_with_quads_is_triangulated(tmp_path):
     path = tmp_path / "quad.ply"
     path.write_text("ply\nformat ascii 1.0\nelement vertex 4\nproperty float x\nproperty float y\nproperty float z\n"

@@ -21,10 +21,10 @@ from ..scan import Scan
 from .arrays import read_npy, read_npz, read_txt
 from .datasets import annotate_by_name, layout_reader, scan_units
 from .limits import DEFAULT_LIMITS, LoadLimits, check_file_size, validate_scan
-from .meshes import read_off, read_ply_scan, read_with_trimesh
+from .meshes import glb_bytes, read_off, read_ply_scan, read_with_trimesh
 from .ply import label_set_comment, write_ply
 
-__all__ = ["SUPPORTED_EXTENSIONS", "LoadLimits", "find_scans", "load", "save_scan", "write_ply"]
+__all__ = ["SUPPORTED_EXTENSIONS", "LoadLimits", "find_scans", "glb_bytes", "load", "save_scan", "write_ply"]
 
 _READERS = {
     ".ply": read_ply_scan,
@@ -102,7 +102,8 @@ def save_scan(scan: Scan, path: str | Path) -> Path:
     ``.ply``: points (or the mesh with faces) with colours, normals and a ``label`` property, the label set in
     a header comment; ``.npz``: arrays ``points``, ``colors``, ``normals``, ``labels`` and ``label_set`` (JSON);
     ``.obj`` / ``.off`` / ``.stl`` / ``.glb``: the mesh (requires faces), with ``colors`` as vertex colours
-    where the format has them (GLB: what web viewers show).
+    where the format has them (GLB: what web viewers show; with vertex normals and a double-sided material, see
+    :func:`~nir_core.data.io.meshes.glb_bytes`).
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -131,7 +132,7 @@ def save_scan(scan: Scan, path: str | Path) -> Path:
         mesh.vertex_attributes = {}  # e.g. int64 labels: not a glTF / OBJ vertex attribute (the PLY keeps them)
         if scan.colors is not None and len(scan.colors) == len(mesh.vertices):
             mesh.visual.vertex_colors = np.asarray(scan.colors, np.uint8)  # RGB; trimesh adds the alpha
-        data = mesh.export(file_type=ext[1:])
+        data = glb_bytes(mesh) if ext == ".glb" else mesh.export(file_type=ext[1:])
         atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
         return path
     raise ValueError(f"{path}: cannot write {ext!r}; use .ply, .npz, .obj, .off, .stl or .glb")

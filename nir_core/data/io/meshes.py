@@ -147,3 +147,25 @@ def read_with_trimesh(path: Path, limits: LoadLimits) -> Scan:
     colors = np.asarray(loaded.visual.vertex_colors)[:, :3] if colors is not None else None
     mesh = loaded if len(loaded.faces) else None
     return Scan(points=np.asarray(loaded.vertices, np.float32), colors=colors, mesh=mesh, source=path)
+
+
+GLB_MATERIAL = {"name": "nir-studio", "doubleSided": True,
+                "pbrMetallicRoughness": {"baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0,
+                                         "roughnessFactor": 0.9}}
+"""The one material of every GLB the project writes. Double-sided: reconstructions are open surfaces (a wall seen
+from behind, a table top from below), which viewers cull into holes otherwise. Not metallic: glTF's default
+material is fully metallic, which renders vertex colours dark without an environment map. The white base colour
+leaves the vertex colours (COLOR_0) as they are, since glTF multiplies the two."""
+
+
+def glb_bytes(mesh: trimesh.Trimesh) -> bytes:
+    """``mesh`` as a GLB with vertex normals (viewers shade smoothly instead of guessing flat faces) and
+    :data:`GLB_MATERIAL` on every primitive."""
+    def material(tree: dict) -> None:
+        # trimesh writes no material for vertex-coloured meshes (glTF's default then applies, single-sided).
+        tree["materials"] = [GLB_MATERIAL]
+        for gltf_mesh in tree.get("meshes", []):
+            for primitive in gltf_mesh["primitives"]:
+                primitive["material"] = 0
+
+    return trimesh.exchange.gltf.export_glb(mesh, include_normals=True, tree_postprocessor=material)
