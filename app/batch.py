@@ -162,8 +162,8 @@ def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None
 def reconstruct_file(path: Path, out_dir: Path, name: str, model, cfg=None, formats: tuple[str, ...] = ("glb", "ply"),
                      on_stage: Callable[[str], None] | None = None, scan=None, load_seconds: float = 0.0
                      ) -> tuple[list[str], dict]:
-    """One input -> ``out_dir/name.{formats}`` and ``out_dir/name.json`` (written last); returns the mesh files and
-    the report.
+    """One input -> ``out_dir/name.{formats}``, ``out_dir/name.points.ply`` (every input point with its predicted
+    ``label``, when labelling) and ``out_dir/name.json`` (written last); returns the mesh files and the report.
 
     ``model``: a :class:`~nir_core.pipeline.LoadedModel`; ``cfg``: the :class:`~nir_core.pipeline.PipelineConfig`.
     ``on_stage`` is called with each of :data:`STAGES` as it starts; ``scan``: ``path`` already loaded (in
@@ -186,6 +186,11 @@ def reconstruct_file(path: Path, out_dir: Path, name: str, model, cfg=None, form
     written = Scan(points=np.asarray(mesh.vertices, np.float32), mesh=mesh, labels=labels, label_set=label_set,
                    colors=label_set.colorize(labels) if label_set is not None else None)
     outputs = [str(save_scan(written, out_dir / f"{name}.{fmt}")) for fmt in formats]
+    if result.point_labels is not None:
+        points = Scan(points=scan.points, labels=result.point_labels, label_set=label_set,
+                      colors=label_set.colorize(result.point_labels))
+        report["labelled_points"] = str(save_scan(points, out_dir / f"{name}.points.ply"))
+        report.update(_labels_against_the_input(scan, result.point_labels, label_set))
     report["timings_s"] = {"load": round(loaded, 4), **report["timings_s"],
                            "export": round(time.perf_counter() - start, 4)}
     report.update(input=str(path), outputs=outputs, model=str(model.path), model_format=model.format,
@@ -194,6 +199,20 @@ def reconstruct_file(path: Path, out_dir: Path, name: str, model, cfg=None, form
         report["input_label_histogram"] = scan.label_histogram()
     atomic_write_json(out_dir / f"{name}.json", report)  # last: its existence marks the input done
     return outputs, report
+
+
+def _labels_against_the_input(scan, predicted: np.ndarray, label_set) -> dict:
+    """Point accuracy and mIoU of the predicted labels of every input point against the input's own labels, when
+    it has some in the model's label set (a labelled scan reconstructed as a check)."""
+    from nir_core.metrics import mean_iou
+
+    if scan.labels is None or scan.label_set is None or scan.label_set.name != label_set.name:
+        return {}
+    known = scan.labels >= 0
+    if not known.any():
+        return {}
+    accuracy = float((predicted[known] == scan.labels[known]).mean())
+    return {"labels_vs_input": {"accuracy": accuracy, "miou": mean_iou(predicted, scan.labels, len(label_set))["miou"]}}
 
 
 def _input_stats(scan) -> dict:

@@ -195,6 +195,8 @@ class Result:
     """The :class:`~nir_core.field.Field` that was meshed, over the normalised input's unit cube."""
     unit: Scan | None = dataclass_field(repr=False, default=None)
     """The normalised input."""
+    point_labels: np.ndarray | None = None
+    """(N,) int64 class of every input point (its ``points``, in order), or None when not labelled."""
 
 
 class Pipeline:
@@ -251,10 +253,10 @@ class Pipeline:
                   "normalisation": unit.normalisation.to_json()}
         back = mesh.copy()
         back.vertices = unit.normalisation.invert(np.asarray(mesh.vertices, dtype=np.float64))
-        vertex_labels = None
+        vertex_labels = point_labels = None
         if self.labels:
             with stage("label"):
-                vertex_labels = self._label(back, unit, field_, points, report)
+                vertex_labels, point_labels = self._label(back, unit, field_, report)
         if self.cfg.score and scan.has_faces and len(back.faces):
             from .protocol import mesh_metrics
 
@@ -262,7 +264,7 @@ class Pipeline:
                 report["metrics_vs_input_mesh"] = mesh_metrics(scan, back)
         report["warnings"] = warnings
         report["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
-        return Result(back, vertex_labels, report, field_, unit)
+        return Result(back, vertex_labels, report, field_, unit, point_labels)
 
     # ---- stages ---------------------------------------------------------------------------------------
 
@@ -324,11 +326,13 @@ class Pipeline:
             mesh = orient_components(mesh)
         return mesh
 
-    def _label(self, mesh: trimesh.Trimesh, unit: Scan, field_, points: np.ndarray, report: dict) -> np.ndarray:
-        """Labels ``mesh`` (input frame) in place; adds the legend and histograms to ``report``."""
+    def _label(self, mesh: trimesh.Trimesh, unit: Scan, field_, report: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Labels ``mesh`` (input frame) in place and every point of the input (the encoded ones and the rest, each
+        by the prediction at its position); adds the legend and histograms to ``report``. Returns the vertex and
+        point labels."""
         label_set = self.model.label_set
         vertex_labels = field_labels(field_, unit.normalisation.apply(np.asarray(mesh.vertices, np.float64)))
-        point_labels = field_labels(field_, points)
+        point_labels = field_labels(field_, unit.points)
         mesh.vertex_attributes["label"] = vertex_labels
         mesh.visual.vertex_colors = label_set.colorize(vertex_labels)  # trimesh adds the alpha
         present = sorted(set(vertex_labels.tolist()) | set(point_labels.tolist()))
@@ -336,7 +340,7 @@ class Pipeline:
                             for i in present}
         report["label_histogram"] = {"mesh_vertices": label_set.histogram(vertex_labels),
                                      "input_points": label_set.histogram(point_labels)}
-        return vertex_labels
+        return vertex_labels, point_labels
 
 
 def check_spread(scan: Scan) -> list[str]:

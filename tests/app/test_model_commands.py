@@ -222,3 +222,22 @@ def test_batch_of_ten_with_one_corrupt_killed_halfway_resumes_without_redoing(tm
     assert len(reports) == 9 and len(list(out.glob("*.ply"))) == 9
     assert all(reports[name] == mtime for name, mtime in first.items())  # finished inputs were not redone
     assert done.stdout.count("skipped") == len(first)
+
+
+@pytest.mark.slow
+def test_reconstruct_labels_every_input_point_and_scores_them_against_the_inputs_labels(capsys, tmp_path):
+    from nir_core.data.io import load
+
+    labelled = REPO / "assets" / "models" / "pt-context"
+    code, _, err = run(capsys, "reconstruct", str(SAMPLE), "--model", str(labelled), "--out", str(tmp_path),
+                       "--resolution", "32")
+    assert code == 0, err
+    report = json.loads((tmp_path / "room_00001_scan.json").read_text())
+    points = load(tmp_path / "room_00001_scan.points.ply")
+    source = load(SAMPLE)
+    assert np.allclose(points.points, source.points, atol=1e-5) and points.labels.shape == (len(source),)
+    assert sum(report["label_histogram"]["input_points"].values()) == len(source)
+    scores = report["labels_vs_input"]
+    known = source.labels >= 0  # unlabelled points are not scored
+    assert scores["accuracy"] == pytest.approx(float((points.labels[known] == source.labels[known]).mean()), abs=1e-6)
+    assert 0 <= scores["miou"] <= 1
