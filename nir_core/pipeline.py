@@ -247,6 +247,10 @@ class Pipeline:
             with stage("extract"):
                 mesh, extra = self._extract_model(field_, points)
             report = extra
+        degenerate = report["extraction"].get("degenerate_queries", 0)
+        if degenerate:
+            warnings.append(f"{degenerate:,} field queries came back NaN or Inf (degenerate geometry, e.g. zero-area "
+                            "triangles) and were taken as far from the surface")
         with stage("cleanup"):
             mesh = self._cleanup(mesh)
         report = {"job": self.cfg.to_json(), **report, "mesh_unit_cube": _mesh_stats(mesh),
@@ -276,6 +280,7 @@ class Pipeline:
     def _extract_exact(self, field_) -> tuple[trimesh.Trimesh, dict]:
         from .extract import (
             DensePointsConfig,
+            QueryCounter,
             UDFExtractConfig,
             ball_pivoting_mesh,
             dense_points,
@@ -285,13 +290,14 @@ class Pipeline:
 
         if self.cfg.method == "udf-mc":
             mesh, stats = udf_marching_cubes(field_, cfg=UDFExtractConfig(resolution=self.cfg.resolution))
-            extra = stats.to_json()
-        elif self.cfg.method == "dense-points":
-            points, normals = dense_points(field_, DensePointsConfig())
+            return mesh, {"extraction": stats.to_json()}
+        counter = QueryCounter()
+        if self.cfg.method == "dense-points":
+            points, normals = dense_points(field_, DensePointsConfig(), counter=counter)
             mesh, extra = ball_pivoting_mesh(points, normals), {"points": int(len(points))}
         else:
-            mesh, extra = epsilon_level_set(field_, self.cfg.resolution), {}
-        return mesh, {"extraction": extra}
+            mesh, extra = epsilon_level_set(field_, self.cfg.resolution, counter=counter), {}
+        return mesh, {"extraction": {**extra, "queries": counter.queries, "degenerate_queries": counter.degenerate}}
 
     def _encode(self, unit: Scan):
         import torch

@@ -82,7 +82,8 @@ class _GroundTruthField:
         -------
         dist: (M,) float32 unsigned distances >= 0.
         grad: (M, 3) float32 unit vectors ``(q - closest) / |q - closest|``; on the surface (distance below
-            :data:`ZERO_DISTANCE`) the surface normal (mesh face normal / point normal; zero when unknown).
+            :data:`ZERO_DISTANCE`) the surface normal (mesh face normal / point normal; zero when unknown). Always
+            finite, also on degenerate geometry.
         labels: (M,) int64 label of the closest surface element (``IGNORE_LABEL`` where it is unlabelled).
         """
         q = _as_query_array(q)
@@ -186,7 +187,11 @@ class MeshField(_GroundTruthField):
             raise ValueError("MeshField needs a mesh with at least one face")
         self.vertices = np.ascontiguousarray(mesh.vertices, dtype=np.float32)
         self.faces = np.ascontiguousarray(mesh.faces, dtype=np.uint32)
+        if _area_normals(self.vertices.astype(np.float64), self.faces.astype(np.int64))[1].all():
+            raise ValueError(f"every one of the mesh's {len(self.faces):,} faces has zero area: there is no surface "
+                             "to measure distances to")
         self.labels, self.num_classes = _check_labels(labels, len(self.faces), "faces", num_classes)
+        self.face_normals = face_normals(self.vertices, self.faces)
         self.batch_size = int(batch_size)
         self._scene = None
 
@@ -196,12 +201,17 @@ class MeshField(_GroundTruthField):
 
         Raises :class:`~nir_core.errors.MeshRequiredError` when the scan has no faces (e.g. a point cloud).
         """
+        source = scan.source if scan.source is not None else "<in-memory scan>"
         if not scan.has_faces:
-            raise MeshRequiredError(
-                scan.source if scan.source is not None else "<in-memory scan>",
-                "exact surface distances need a mesh with faces, but this scan is a point set")
+            raise MeshRequiredError(source, "exact surface distances need a mesh with faces, but this scan is a "
+                                            "point set")
         num_classes = kwargs.pop("num_classes", len(scan.label_set) if scan.label_set is not None else None)
-        return cls(scan.mesh, face_labels_from_scan(scan), num_classes, **kwargs)
+        try:
+            return cls(scan.mesh, face_labels_from_scan(scan), num_classes, **kwargs)
+        except ValueError as exc:
+            if "zero area" not in str(exc):
+                raise
+            raise MeshRequiredError(source, str(exc)) from None
 
     @property
     def scene(self):
@@ -225,8 +235,48 @@ class MeshField(_GroundTruthField):
         if len(q) == 0:
             return np.zeros((0, 3), np.float32), np.zeros(0, np.int64), np.zeros((0, 3), np.float32)
         res = self.scene.compute_closest_points(o3d.core.Tensor(q))
-        return (res["points"].numpy(), res["primitive_ids"].numpy().astype(np.int64),
-                res["primitive_normals"].numpy())
+        points, index = res["points"].numpy(), res["primitive_ids"].numpy().astype(np.int64)
+        missed = index >= len(self.faces)  # Open3D's invalid id: no triangle it kept (it drops zero-area ones)
+        if missed.any():  # cannot happen with a face of some area; NaN lets extractors count and repair it
+            points, index = points.copy(), np.where(missed, 0, index)
+            points[missed] = np.nan
+        # Not Open3D's primitive normals: those are NaN on zero-area triangles, which CAD meshes often hold.
+        return points, index, self.face_normals[index]
+
+
+def _area_normals(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F, 3) float64 cross products of the triangles' edges (length: twice the area) and (F,) whether each
+    triangle's area is zero up to float64 rounding relative to the mesh's extent."""
+    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    area_normals = np.cross(b - a, c - a)
+    scale = max(float(np.abs(v).max()) if len(v) else 1.0, 1e-30)
+    return area_normals, np.linalg.norm(area_normals, axis=1) <= 1e-12 * scale**2
+
+
+def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F, 3) float32 unit normals of the triangles ``faces`` (F, 3) over ``vertices`` (V, 3), finite for every face.
+
+    A zero-area triangle (repeated or collinear corners) has no plane of its own: it takes the area-weighted mean
+    normal of the faces that touch its corners (corners at the same position count as one, so coincident
+    vertices with different indices still connect), and zero when those cancel out or do not exist (an isolated
+    segment or point, where an unsigned distance has no gradient on the surface).
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    f = np.asarray(faces, dtype=np.int64)
+    area_normals, degenerate = _area_normals(v, f)
+    length = np.linalg.norm(area_normals, axis=1)
+    normals = np.zeros_like(area_normals)
+    normals[~degenerate] = area_normals[~degenerate] / length[~degenerate, None]
+    if degenerate.any():
+        _, position = np.unique(v, axis=0, return_inverse=True)  # coincident vertices -> one position id
+        corner_position = position.reshape(-1)[f]
+        around = np.zeros((position.max() + 1, 3))
+        np.add.at(around, corner_position[~degenerate].reshape(-1),
+                  np.repeat(area_normals[~degenerate], 3, axis=0))
+        mean = around[corner_position[degenerate]].sum(axis=1)
+        mean_length = np.linalg.norm(mean, axis=1, keepdims=True)
+        normals[degenerate] = np.where(mean_length > 0, mean / np.maximum(mean_length, 1e-300), 0.0)
+    return normals.astype(np.float32)
 
 
 class PointsField(_GroundTruthField):

@@ -7,8 +7,10 @@ grid), so that
   generated per batch (a 512^3 grid never exists as a (134M, 3) array);
 - every field is asked through its ``query_np`` (:class:`~nir_core.field.Field`): ground-truth fields answer
   in numpy with analytic gradients, networks through :class:`~nir_core.field.TorchField`'s torch path;
-- a field that returns NaN or Inf fails loudly with :class:`~nir_core.errors.FieldError` naming an example
-  point, instead of silently producing holes;
+- a handful of degenerate queries (a field that returns NaN or Inf at a few points) never aborts an extraction:
+  they are repaired (:func:`repair_degenerate`: far from the surface, no direction) and counted; a field
+  that returns NaN or Inf at many points is broken and fails loudly with :class:`~nir_core.errors.FieldError`
+  naming an example point, instead of silently producing holes;
 - queries are counted (:class:`QueryCounter`), so benchmarks report field queries as a fraction of the
   dense grid an extractor avoided.
 """
@@ -42,12 +44,15 @@ class QueryCounter:
     """Of those, points whose gradient was asked for too (more expensive for networks: a backward pass)."""
     calls: int = 0
     """Field calls made (batches), a proxy for per-call overhead."""
+    degenerate: int = 0
+    """Queries whose distance or gradient came back NaN or Inf and were repaired (:func:`repair_degenerate`)."""
 
-    def add(self, n: int, *, grad: bool) -> None:
-        """Record one batch of ``n`` queries."""
+    def add(self, n: int, *, grad: bool, degenerate: int = 0) -> None:
+        """Record one batch of ``n`` queries, ``degenerate`` of them repaired."""
         self.queries += int(n)
         self.grad_queries += int(n) if grad else 0
         self.calls += 1
+        self.degenerate += int(degenerate)
 
     def fraction_of_grid(self, resolution: int) -> float:
         """``queries / resolution^3``: the share of a dense ``resolution^3`` grid the extraction cost."""
@@ -55,7 +60,8 @@ class QueryCounter:
 
     def to_dict(self) -> dict:
         """JSON-ready counts."""
-        return {"queries": self.queries, "grad_queries": self.grad_queries, "calls": self.calls}
+        return {"queries": self.queries, "grad_queries": self.grad_queries, "calls": self.calls,
+                "degenerate": self.degenerate}
 
 
 # ------------------------------------------------------------------------------------------- torch helpers
@@ -114,6 +120,38 @@ def _check_finite(values: np.ndarray, points: np.ndarray, what: str) -> None:
         f"e.g. at ({example[0]:.4f}, {example[1]:.4f}, {example[2]:.4f})", count, example.copy())
 
 
+MAX_DEGENERATE_FRACTION = 0.01
+"""Share of a batch's queries that may come back NaN or Inf and be repaired; more means the field is broken
+(a diverged network, a corrupt model), which :func:`query_field` reports instead of meshing noise."""
+DEGENERATE_ALLOWANCE = 64
+"""Degenerate queries repaired in any batch however small it is (a few points of a small batch are as likely to
+sit on a degenerate triangle as a few of a large one)."""
+DEGENERATE_DISTANCE = 1e3
+"""The distance a degenerate query is given: far beyond the unit cube, so no extractor puts surface there."""
+
+
+def repair_degenerate(d: np.ndarray, g: np.ndarray | None, points: np.ndarray) -> int:
+    """Repairs, in place, queries whose distance ``d`` (m,) or gradient ``g`` (m, 3) is NaN or Inf; returns how many.
+
+    A query with a bad distance is taken as far from the surface (:data:`DEGENERATE_DISTANCE`) and one with a bad
+    gradient as having no direction (zero): the extractors then leave the cells around it to their neighbours
+    and the hole repair instead of placing surface on noise. Raises :class:`FieldError` naming an example point
+    when more than :data:`MAX_DEGENERATE_FRACTION` of the batch (beyond :data:`DEGENERATE_ALLOWANCE`) is bad.
+    """
+    bad_distance = ~np.isfinite(d)
+    bad = bad_distance if g is None else bad_distance | ~np.isfinite(g).all(axis=1)
+    count = int(bad.sum())
+    if not count:
+        return 0
+    if count > DEGENERATE_ALLOWANCE + MAX_DEGENERATE_FRACTION * len(points):
+        what = "distances" if bad_distance.any() else "gradients"
+        _check_finite(d if bad_distance.any() else g, points, what)
+    d[bad_distance] = DEGENERATE_DISTANCE
+    if g is not None:
+        g[bad] = 0.0
+    return count
+
+
 def _check_shape(values: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
     """``values`` reshaped to ``shape`` ((m, 1) distances are accepted as (m,)), else FieldError."""
     if values.size != int(np.prod(shape)):
@@ -153,7 +191,8 @@ def query_field(field, points, *, grad: bool, batch_size: int = DEFAULT_BATCH_SI
 
     Raises
     ------
-    FieldError: the field returned NaN/Inf or arrays of the wrong shape.
+    FieldError: the field returned arrays of the wrong shape, or NaN/Inf at more points than
+    :func:`repair_degenerate` repairs (fewer are repaired and counted in ``counter.degenerate``).
     """
     points = _as_points(points)
     if batch_size < 1:
@@ -165,15 +204,12 @@ def query_field(field, points, *, grad: bool, batch_size: int = DEFAULT_BATCH_SI
         q = points[lo:lo + batch_size]
         d, g, _ = field.query_np(q, grad=grad, labels=False)
         d, g = _to_numpy(d), (_to_numpy(g) if grad else None)
-        d = _check_shape(d, (len(q),), "distances")
-        _check_finite(d, q, "distances")
-        d_out[lo:lo + len(q)] = d
+        d_out[lo:lo + len(q)] = _check_shape(d, (len(q),), "distances")
         if grad:
-            g = _check_shape(g, (len(q), 3), "gradients")
-            _check_finite(g, q, "gradients")
-            g_out[lo:lo + len(q)] = g
+            g_out[lo:lo + len(q)] = _check_shape(g, (len(q), 3), "gradients")
+        degenerate = repair_degenerate(d_out[lo:lo + len(q)], g_out[lo:lo + len(q)] if grad else None, q)
         if counter is not None:
-            counter.add(len(q), grad=grad)
+            counter.add(len(q), grad=grad, degenerate=degenerate)
     return d_out, g_out
 
 

@@ -96,6 +96,9 @@ class ExtractionStats:
     resolution: int = 0
     queries: int = 0
     """Field evaluations in all (search + corners + projection)."""
+    degenerate_queries: int = 0
+    """Of those, queries the field answered with NaN or Inf, repaired as far from the surface / without direction
+    (:func:`~nir_core.extract.query.repair_degenerate`)."""
     dense_fraction: float = 0.0
     """``queries`` over the resolution³ points of the dense grid."""
     candidate_cells: int = 0
@@ -285,7 +288,7 @@ def udf_marching_cubes(field_, resolution: int | None = None, *, cfg: UDFExtract
         clock = time.perf_counter()
         mesh = subdivide_onto_surface(mesh, udf_and_grad, 0.5 * h, cfg.offset)
         stats.seconds["subdivide"] = round(stats.seconds.get("subdivide", 0.0) + time.perf_counter() - clock, 4)
-    stats.queries = counter.queries
+    stats.queries, stats.degenerate_queries = counter.queries, counter.degenerate
     stats.dense_fraction = counter.fraction_of_grid(cfg.resolution)
     stats.vertices, stats.faces = int(len(mesh.vertices)), int(len(mesh.faces))
     if not len(mesh.faces):
