@@ -116,6 +116,14 @@ def read_off(path: Path, limits: LoadLimits) -> Scan:
     return Scan(points=points, colors=colors, mesh=mesh, source=path)
 
 
+def _colour_visual(mesh: trimesh.Trimesh) -> None:
+    """Makes the glTF vertex colours (COLOR_0), which trimesh keeps beside a material, ``mesh``'s visual (in place),
+    so that flattening a scene keeps them (a GLB this project writes has both: :data:`GLB_MATERIAL`)."""
+    colours = getattr(mesh.visual, "vertex_attributes", {}).get("color") if mesh.visual.kind == "texture" else None
+    if colours is not None and len(colours) == len(mesh.vertices):
+        mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=np.asarray(colours))
+
+
 def read_with_trimesh(path: Path, limits: LoadLimits) -> Scan:
     """OBJ, STL, GLB, GLTF: scenes are flattened into one mesh in world coordinates."""
     try:
@@ -123,6 +131,9 @@ def read_with_trimesh(path: Path, limits: LoadLimits) -> Scan:
     except Exception as exc:  # trimesh raises many types for malformed files
         raise CorruptFileError(path, f"cannot parse {path.suffix.lower()} file ({type(exc).__name__}: {exc})") from None
     if isinstance(loaded, trimesh.Scene):
+        for geometry in loaded.geometry.values():  # before dump(), whose copies drop the vertex attributes
+            if isinstance(geometry, trimesh.Trimesh):
+                _colour_visual(geometry)
         geoms = [g for g in loaded.dump() if isinstance(g, (trimesh.Trimesh, trimesh.PointCloud))]
         meshes = [g for g in geoms if isinstance(g, trimesh.Trimesh)]
         if meshes:
