@@ -57,6 +57,12 @@ def _objects(task: str, steps: int = 3000, head: bool = False) -> TrainConfig:
     return cfg
 
 
+def _scans(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with every encoder input drawn from a simulated scan of the room instead of its whole surface."""
+    cfg.data.sampling.scanned_input = 1.0
+    return cfg
+
+
 def _paper(task: str) -> TrainConfig:
     cfg = TrainConfig(task=task, model=PointUDFConfig(encoder=PointTransformerConfig.paper()), steps=100_000,
                       batch_size=12, checkpoint_every=1000, val_every=2000, out=f"out/train/point_udf-{task}-paper")
@@ -77,6 +83,10 @@ PRESETS: dict[str, Callable[[], TrainConfig]] = {
     # Contextualiser + semantic head on the frozen default geometry bundle (thesis ch. 6 §3.2).
     # The bundle's architecture plus a contextualiser (its other settings stay the bundle's).
     "pt-context": lambda: _cpu("context", init_from=GEOMETRY_BUNDLE, model_overrides={"context": {}}),
+    # The same, trained on what users upload: every example's input is a simulated scan of the room (partial,
+    # noisy, dense near the camera), while the labels still come from the whole room.
+    "pt-context-scans": lambda: _scans(_cpu("context", init_from=GEOMETRY_BUNDLE, model_overrides={"context": {}},
+                                            out="out/train/point_udf-context-scans")),
     # NDF in two stages (times and scores in assets/models/README.md). First a 64³ voxel grid plus each voxel's mean
     # point offset (a 9 cm voxel is 3 δ; the offsets carry the sub-voxel position): 2,500 steps, the second half
     # decaying.
