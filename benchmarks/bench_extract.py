@@ -28,7 +28,7 @@ from nir_core.extract import (
     dense_points,
     epsilon_level_set,
     mesh_stats,
-    orient_components,
+    orient_pieces,
     remove_small_components,
     udf_marching_cubes,
 )
@@ -64,7 +64,7 @@ def run_method(method: str, field: MeshField, resolution: int) -> tuple[object, 
     start = time.perf_counter()
     if method == "ours":
         mesh, stats = udf_marching_cubes(field, resolution)
-        mesh = orient_components(remove_small_components(mesh, min_area_fraction=0.0005))
+        mesh = orient_pieces(remove_small_components(mesh, min_area_fraction=0.0005))
         fraction = stats.dense_fraction
     elif method == "epsilon":
         mesh = epsilon_level_set(field, resolution, counter=counter)

@@ -159,8 +159,10 @@ class PipelineConfig(Config):
     a model's field is always meshed with udf-mc (:data:`METHODS`)."""
     min_component_area: float = bounded(0.0005, 0.0, 1.0)
     """Drop connected pieces with less than this fraction of the mesh's area (0 keeps everything)."""
-    orient: bool = True
-    """Give every connected piece a consistent face winding."""
+    clean: bool = True
+    """Make the mesh one a viewer shows cleanly: no non-manifold edges, one winding per piece
+    (:func:`~nir_core.extract.hygiene.clean_mesh`; the rule and the counts before and after go in the report's
+    ``cleanup``)."""
     prefer_mesh: bool = True
     """Without a model: the exact distance to the input's faces when it has them, else to its points."""
     num_input: int = bounded(INPUT_POINTS, 4)
@@ -252,8 +254,8 @@ class Pipeline:
             warnings.append(f"{degenerate:,} field queries came back NaN or Inf (degenerate geometry, e.g. zero-area "
                             "triangles) and were taken as far from the surface")
         with stage("cleanup"):
-            mesh = self._cleanup(mesh)
-        report = {"job": self.cfg.to_json(), **report, "mesh_unit_cube": _mesh_stats(mesh),
+            mesh, cleanup = self._cleanup(mesh)
+        report = {"job": self.cfg.to_json(), **report, "cleanup": cleanup, "mesh_unit_cube": _mesh_stats(mesh),
                   "normalisation": unit.normalisation.to_json()}
         back = mesh.copy()
         back.vertices = unit.normalisation.invert(np.asarray(mesh.vertices, dtype=np.float64))
@@ -323,14 +325,14 @@ class Pipeline:
                                                                       band=1.5))
         return mesh, {"surface_level": level, "extraction": stats.to_json(), "notes": []}
 
-    def _cleanup(self, mesh: trimesh.Trimesh) -> trimesh.Trimesh:
-        from .extract import orient_components, remove_small_components
+    def _cleanup(self, mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, dict]:
+        from .extract import clean_mesh, remove_small_components
 
+        if self.cfg.clean:
+            return clean_mesh(mesh, self.cfg.min_component_area)
         if self.cfg.min_component_area > 0 and len(mesh.faces):
             mesh = remove_small_components(mesh, min_area_fraction=self.cfg.min_component_area)
-        if self.cfg.orient and len(mesh.faces):
-            mesh = orient_components(mesh)
-        return mesh
+        return mesh, {}
 
     def _label(self, mesh: trimesh.Trimesh, unit: Scan, field_, report: dict) -> tuple[np.ndarray, np.ndarray]:
         """Labels ``mesh`` (input frame) in place and every point of the input (the encoded ones and the rest, each

@@ -101,3 +101,20 @@ def test_a_labelled_model_labels_every_vertex_and_scores_against_the_input():
     assert sum(result.report["label_histogram"]["mesh_vertices"].values()) == len(result.mesh.vertices)
     assert 0 < result.report["metrics_vs_input_mesh"]["f1_delta"] <= 1
     assert set(result.report["timings_s"]) == set(stages)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sample", ["room_00001_scan.ply", "room_00004_scan.ply"])
+def test_reconstructions_of_the_bundled_samples_are_manifold_with_one_winding_per_piece(sample):
+    from conftest import REPO
+
+    from nir_core.pipeline import load_model
+
+    scan = load(REPO / "assets" / "samples" / sample)
+    report = Pipeline(PipelineConfig(resolution=128), load_model(REPO / "assets" / "models" / "pt-geometry")
+                      ).run(scan).report
+    stats = report["mesh_unit_cube"]
+    assert stats["faces"] > 10_000
+    assert stats["non_manifold_edges"] == 0 and stats["inconsistent_edges"] == 0
+    assert report["cleanup"]["after"] == {k: stats[k] for k in report["cleanup"]["after"]}
+    assert "two closest to parallel" in report["cleanup"]["rule"]

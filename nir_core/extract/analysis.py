@@ -75,6 +75,15 @@ def edge_table(faces: np.ndarray) -> EdgeTable:
     return EdgeTable(edges, counts.astype(np.int64), half_edge.astype(np.int64), directed[:, 0] == lo)
 
 
+def manifold_half_edge_pairs(table: EdgeTable) -> tuple[np.ndarray, np.ndarray]:
+    """(P,) int64 pairs of half-edges (face ``h // 3``) that lie on the same manifold edge (exactly two faces)."""
+    order = np.argsort(table.half_edge, kind="stable")
+    sorted_edge = table.half_edge[order]
+    # After sorting, the two half-edges of a manifold edge are neighbours.
+    pair = (sorted_edge[:-1] == sorted_edge[1:]) & (table.counts[sorted_edge[:-1]] == 2)
+    return order[:-1][pair], order[1:][pair]
+
+
 def manifold_face_pairs(table: EdgeTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Faces meeting at each manifold edge (exactly two faces).
 
@@ -84,11 +93,7 @@ def manifold_face_pairs(table: EdgeTable) -> tuple[np.ndarray, np.ndarray, np.nd
     same_direction: (P,) bool, True when both faces traverse the shared edge the same way, i.e. their
         windings disagree (one of them would have to flip).
     """
-    order = np.argsort(table.half_edge, kind="stable")
-    sorted_edge = table.half_edge[order]
-    # After sorting, the two half-edges of a manifold edge are neighbours.
-    pair = (sorted_edge[:-1] == sorted_edge[1:]) & (table.counts[sorted_edge[:-1]] == 2)
-    first, second = order[:-1][pair], order[1:][pair]
+    first, second = manifold_half_edge_pairs(table)
     return first // 3, second // 3, table.forward[first] == table.forward[second]
 
 

@@ -1,6 +1,7 @@
-"""Optional clean-up of extracted meshes: drop small pieces, make the winding consistent, vertex normals.
+"""Optional clean-up of extracted meshes: drop small pieces, vertex normals, borders (the winding and the
+manifold edges: :mod:`.hygiene`).
 
-All three are vectorised over faces (numpy + ``scipy.sparse.csgraph``); none loops over components in
+All are vectorised over faces (numpy + ``scipy.sparse.csgraph``); none loops over components in
 Python, so meshes with thousands of small pieces (typical of UDF extraction) stay fast.
 """
 from __future__ import annotations
@@ -9,10 +10,8 @@ from collections.abc import Callable
 
 import numpy as np
 import trimesh
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from .analysis import edge_table, face_components, half_edges, manifold_face_pairs, weld_faces
+from .analysis import edge_table, face_components, half_edges, weld_faces
 
 DEFAULT_MIN_AREA_FRACTION = 0.01
 """With no threshold given, :func:`remove_small_components` drops pieces under 1% of the total area."""
@@ -59,67 +58,6 @@ def remove_small_components(mesh: trimesh.Trimesh, min_faces: int | None = None,
         area = np.bincount(labels, weights=_face_areas(mesh.vertices, faces), minlength=n)
         keep_piece &= area >= float(min_area_fraction) * area.sum()
     return _subset(mesh, keep_piece[labels])
-
-
-def orientation_flips(vertices: np.ndarray, faces: np.ndarray, *, outward: bool = True) -> np.ndarray:
-    """(F,) bool: which faces to flip so every orientable piece has one consistent winding.
-
-    Two faces sharing a manifold edge agree when they traverse it in opposite directions. Flip choices are
-    a parity problem (``flip_a XOR flip_b = disagree_ab``), solved for all pieces at once on the orientation
-    double cover: node ``f`` is face ``f`` kept, node ``F + f`` face ``f`` flipped; agreeing neighbours link
-    kept-kept and flipped-flipped, disagreeing ones kept-flipped. Within a piece, the faces whose "kept" node
-    falls in the same cover component need the same choice. A piece where ``f`` and ``F + f`` are connected
-    is non-orientable (a Moebius strip); it is left as it is.
-
-    Which of the two consistent windings a piece gets: the one with positive volume for a closed piece when
-    ``outward`` (normals point out), else the one that flips fewer faces. Non-manifold edges (3+ faces) do
-    not constrain anything: there the winding is ambiguous.
-    """
-    faces = np.asarray(faces, dtype=np.int64)
-    f = len(faces)
-    if f == 0:
-        return np.zeros(0, dtype=bool)
-    welded = weld_faces(vertices, faces)
-    table = edge_table(welded)
-    a, b, disagree = manifold_face_pairs(table)
-    rows = np.concatenate([a, a + f])
-    cols = np.concatenate([np.where(disagree, b + f, b), np.where(disagree, b, b + f)])
-    cover = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(2 * f, 2 * f)).tocsr()
-    _, label = connected_components(cover, directed=False)
-    kept, flipped = label[:f], label[f:]
-    orientable = kept != flipped
-    # Both cover components of a piece map to the same pair {A, B}; min(A, B) names the piece.
-    piece = np.minimum(kept, flipped)
-    flip = orientable & (kept != piece)  # tentative: every face on the "piece" side of the cover
-    n = int(piece.max()) + 1
-    flip_count = np.bincount(piece, weights=flip, minlength=n)
-    total = np.bincount(piece, minlength=n)
-    choose_other = flip_count > total - flip_count  # the complementary choice flips fewer faces
-    if outward:
-        tri = np.asarray(vertices, dtype=np.float64)[faces]
-        signed_volume = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6.0
-        volume = np.bincount(piece, weights=np.where(flip, -signed_volume, signed_volume), minlength=n)
-        # A piece is closed when every edge of it has exactly two faces (counts over its half-edges).
-        open_edge = (table.counts[table.half_edge] != 2).reshape(f, 3).any(axis=1)
-        closed = np.bincount(piece, weights=open_edge, minlength=n) == 0
-        choose_other = np.where(closed, volume < 0, choose_other)
-    return np.where(orientable & choose_other[piece], ~flip, flip)
-
-
-def orient_components(mesh: trimesh.Trimesh, *, outward: bool = True) -> trimesh.Trimesh:
-    """A copy of ``mesh`` with a consistent face winding on each orientable connected piece.
-
-    See :func:`orientation_flips` for the method and which winding each piece gets. Vectorised, because
-    ``trimesh.repair.fix_winding`` (a Python traversal) is too slow for the meshes an extraction makes.
-    """
-    faces = np.asarray(mesh.faces, dtype=np.int64)
-    flip = orientation_flips(mesh.vertices, faces, outward=outward)
-    out = mesh.copy()
-    if flip.any():
-        new_faces = faces.copy()
-        new_faces[flip] = new_faces[flip][:, ::-1]
-        out.faces = new_faces
-    return out
 
 
 def vertex_normals(mesh: trimesh.Trimesh) -> np.ndarray:

@@ -224,7 +224,7 @@ def ball_pivoting_mesh(points: np.ndarray, normals: np.ndarray | None = None, ra
     Returns
     -------
     The triangle mesh (float64 vertices = the input points; unreferenced points are dropped). Its winding is
-    not guaranteed consistent; see :func:`nir_core.extract.cleanup.orient_components`.
+    not guaranteed consistent; see :func:`nir_core.extract.hygiene.orient_pieces`.
     """
     import open3d as o3d
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from nir_core.extract.cleanup import orient_components, remove_small_components, vertex_normals
+from nir_core.extract.cleanup import remove_small_components, vertex_normals
+from nir_core.extract.hygiene import orient_pieces
 
 
 def _flip_half(mesh, seed=0):
@@ -33,18 +34,18 @@ def test_remove_small_components_treats_unwelded_vertices_as_shared():
     assert len(remove_small_components(soup, min_faces=10).faces) == len(big.faces)
 
 
-def test_orient_components_fixes_half_flipped_sphere():
+def test_orient_pieces_fixes_half_flipped_sphere():
     sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.3)
     bad = _flip_half(sphere)
     assert not bad.is_winding_consistent
-    fixed = orient_components(bad)
+    fixed = orient_pieces(bad)
     assert fixed.is_winding_consistent
     assert fixed.volume > 0  # closed pieces face outwards
     np.testing.assert_allclose(fixed.volume, sphere.volume)
     assert not bad.is_winding_consistent  # the input is untouched
 
 
-def test_orient_components_handles_several_pieces_and_open_surfaces():
+def test_orient_pieces_handles_several_pieces_and_open_surfaces():
     a = trimesh.creation.icosphere(subdivisions=2, radius=0.2)
     b = trimesh.creation.icosphere(subdivisions=2, radius=0.1).apply_translation([0.3, 0, 0])
     b.invert()  # inside out: must come back outward
@@ -52,7 +53,7 @@ def test_orient_components_handles_several_pieces_and_open_surfaces():
     dome.update_faces(dome.triangles_center[:, 2] > 0)  # open: the volume rule does not apply
     dome.remove_unreferenced_vertices()
     mesh = _flip_half(trimesh.util.concatenate([a, b, dome.apply_translation([0, 0.5, 0])]), seed=1)
-    fixed = orient_components(mesh)
+    fixed = orient_pieces(mesh)
     assert fixed.is_winding_consistent
     pieces = fixed.split(only_watertight=False)
     closed = [p for p in pieces if p.is_watertight]
