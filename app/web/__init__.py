@@ -34,6 +34,11 @@ class WebConfig:
     """Largest scan accepted, in points (the loaders' own limits are larger)."""
     default_resolution: int = bounded(256, 32, 512)
     """The resolution the Settings slider starts at."""
+    display_faces: int = bounded(100_000, 1_000)
+    """Faces of the mesh the browser shows (a decimated copy; the downloads keep every face): a browser without a
+    GPU renders a few hundred thousand faces slowly."""
+    preview_points: int = bounded(12_000, 100)
+    """Input points the browser shows (each drawn as an 8-face octahedron)."""
     max_queue: int = bounded(16, 1)
     """Jobs waiting at most; more get a "busy" message instead of exhausting memory."""
     work_root: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "nir-studio-web")

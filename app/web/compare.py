@@ -12,7 +12,7 @@ from pathlib import Path
 from app.batch import reconstruct_file
 
 from . import WebConfig, session_folder, user_message
-from .previews import legend_html
+from .previews import display_glb, legend_html
 from .reconstruct import JOBS, InputPicker, Models, load_checked, settings
 
 QUANTISER_CHOICES = ["kmeans", "minmax", "distributional", "explicit"]
@@ -54,8 +54,10 @@ def run_comparison(cfg: WebConfig, models: Models, source: Path, float_name: str
                                            PipelineConfig(resolution=resolution,
                                                           labels=want_labels and model.can_label),
                                            formats=("glb", "ply"), scan=scan, load_seconds=load_seconds)
-        sides[side] = {"glb": Path(outputs[0]), "mesh": trimesh.load(outputs[1], process=False), "report": report,
-                       "bytes": model.size_bytes, "path": path}
+        shown, report["display_faces"] = display_glb(Path(outputs[1]), folder / f"{source.stem}.display.glb",
+                                                     cfg.display_faces)
+        sides[side] = {"glb": Path(outputs[0]), "shown": shown, "mesh": trimesh.load(outputs[1], process=False),
+                       "report": report, "bytes": model.size_bytes, "path": path}
     step(0.95, desc="compare")
     float_side, comp_side = sides["float"], sides["compressed"]
     summary = {"model size on disk (bytes)": {"float": float_side["bytes"], "compressed": comp_side["bytes"]},
@@ -107,7 +109,7 @@ def build_compare(cfg: WebConfig) -> None:
         except (NIRStudioError, ValueError, OSError) as exc:
             raise gr.Error(user_message(exc)) from None
         report = result["sides"]["compressed"]["report"]
-        return (str(result["sides"]["float"]["glb"]), str(result["sides"]["compressed"]["glb"]),
+        return (str(result["sides"]["float"]["shown"]), str(result["sides"]["compressed"]["shown"]),
                 legend_html(report.get("legend", {}), report.get("label_histogram", {}).get("mesh_vertices")),
                 result["summary"])
 

@@ -32,6 +32,41 @@ def points_glb(points: np.ndarray, colors: np.ndarray | None, path: Path, max_po
     return atomic_write_bytes(path, mesh.export(file_type="glb"))
 
 
+def display_glb(mesh_path: Path, path: Path, max_faces: int) -> tuple[Path, int]:
+    """Writes the mesh at ``mesh_path`` (a PLY the pipeline wrote, with vertex colours) to a GLB at ``path`` for the
+    browser, with at most ``max_faces`` faces; returns the path and the number of faces shown. A mesh within the
+    budget is shown as it is; a larger one is decimated by vertex clustering (Open3D; the vertices of a cell merge
+    into their mean, colours too), which takes about a second where quadric decimation takes minutes on a CPU, on a
+    grid whose cell is sized from the area so that about ``max_faces`` faces remain."""
+    import open3d as o3d
+
+    from nir_core.data.io import save_scan
+    from nir_core.data.scan import Scan
+
+    mesh = trimesh.load(mesh_path, process=False)
+    if len(mesh.faces) > max_faces:
+        legacy = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.asarray(mesh.vertices, np.float64)),
+                                           o3d.utility.Vector3iVector(np.asarray(mesh.faces, np.int32)))
+        colours = getattr(mesh.visual, "vertex_colors", None)
+        if colours is not None and len(colours) == len(mesh.vertices):
+            legacy.vertex_colors = o3d.utility.Vector3dVector(np.asarray(colours)[:, :3] / 255.0)
+        # A surface of area A meshed by cells of side c has about 2 A / c² faces; a coarser grid when over.
+        cell = np.sqrt(2.0 * mesh.area / max_faces)
+        for _ in range(8):
+            small = legacy.simplify_vertex_clustering(
+                voxel_size=cell, contraction=o3d.geometry.SimplificationContraction.Average)
+            if len(small.triangles) <= max_faces:
+                break
+            cell *= 1.15
+        colours = (np.clip(np.asarray(small.vertex_colors), 0, 1) * 255).round().astype(np.uint8) \
+            if small.has_vertex_colors() else None
+        mesh = trimesh.Trimesh(np.asarray(small.vertices), np.asarray(small.triangles), process=False)
+    else:
+        colours = np.asarray(mesh.visual.vertex_colors)[:, :3] if mesh.visual.kind == "vertex" else None
+    save_scan(Scan(points=np.asarray(mesh.vertices, np.float32), mesh=mesh, colors=colours), path)
+    return path, int(len(mesh.faces))
+
+
 def legend_html(legend: dict[str, str], histogram: dict[str, int] | None = None) -> str:
     """Colour chips for ``{class name: "#rrggbb"}``, with each class's share of ``histogram`` when given."""
     if not legend:

@@ -9,14 +9,14 @@ from app.batch import reconstruct_file
 from app.demo import default_inputs
 
 from . import MB, WebConfig, session_folder, user_message
-from .previews import legend_html, points_glb
+from .previews import display_glb, legend_html, points_glb
 
 UPLOAD_TYPES = [".ply", ".obj", ".off", ".stl", ".glb", ".npy", ".npz", ".txt", ".xyz", ".pts"]
 JOBS = "jobs"
 """Concurrency group of every tab's heavy job: one job at a time in the whole UI, whichever tab started it."""
 STAGE_PROGRESS = {"load": 0.05, "normalise": 0.1, "encode": 0.15, "field": 0.15, "extract": 0.3, "cleanup": 0.8,
-                  "label": 0.85, "score": 0.9, "export": 0.95}
-"""Share of the bar done when each stage of :data:`app.batch.STAGES` starts."""
+                  "label": 0.85, "score": 0.9, "export": 0.93, "display": 0.96}
+"""Share of the bar done when each stage of :data:`app.batch.STAGES` (and the browser's display copy) starts."""
 
 
 class Models:
@@ -61,6 +61,7 @@ def run_reconstruction(cfg: WebConfig, models: Models, source: Path, model_name:
     into ``work``; returns their paths and the report. Raises ``ValueError`` / ``NIRStudioError`` with a message
     for the user."""
 
+    from nir_core.data.io import load
     from nir_core.pipeline import PipelineConfig
 
     step = progress or (lambda fraction, desc="": None)
@@ -68,24 +69,34 @@ def run_reconstruction(cfg: WebConfig, models: Models, source: Path, model_name:
     scan, load_seconds = load_checked(cfg, source)
     model = models.get(model_name)
     colors = scan.label_set.colorize(scan.labels) if scan.labels is not None and scan.label_set else scan.colors
-    preview = points_glb(scan.points, colors, work / "input_preview.glb")
+    preview = points_glb(scan.points, colors, work / "input_preview.glb", max_points=cfg.preview_points)
     name = source.stem
     outputs, report = reconstruct_file(
         source, work, name, model, PipelineConfig(resolution=resolution, labels=want_labels and model.can_label),
         formats=("glb", "ply"), on_stage=lambda stage: step(STAGE_PROGRESS[stage], desc=stage), scan=scan,
         load_seconds=load_seconds)
+    step(STAGE_PROGRESS["display"], desc="display")
+    started = time.perf_counter()
+    shown, report["display_faces"] = display_glb(Path(outputs[1]), work / f"{name}.display.glb", cfg.display_faces)
+    if "labelled_points" in report:  # the input's points with the classes predicted for them
+        predicted = load(report["labelled_points"])
+        preview = points_glb(predicted.points, predicted.colors, work / "labelled_points.glb",
+                             max_points=cfg.preview_points)
+    report["display_s"] = round(time.perf_counter() - started, 3)
     report_path = work / f"{name}.json"
     if want_labels and not model.can_label:
         report.setdefault("notes", []).append("labels off: this model has no trained semantic head")
-    return {"preview": preview, "glb": Path(outputs[0]), "ply": Path(outputs[1]), "report": report_path,
-            "data": report}
+    return {"preview": preview, "shown": shown, "glb": Path(outputs[0]), "ply": Path(outputs[1]),
+            "report": report_path, "data": report}
 
 
 def summary(report: dict) -> dict:
     """What the stats panel shows: time per stage, sizes, the mesh, the label histogram."""
     mesh = report["mesh_unit_cube"]
-    out = {"time per stage (s)": report["timings_s"], "total (s)": round(sum(report["timings_s"].values()), 2),
+    stages = {**report["timings_s"], **({"display": report["display_s"]} if "display_s" in report else {})}
+    out = {"time per stage (s)": stages, "total (s)": round(sum(stages.values()), 2),
            "input points": report["input_stats"]["points"], "mesh faces": mesh["faces"],
+           "mesh faces shown": report.get("display_faces", mesh["faces"]),
            "mesh pieces": mesh["components"], "model size (MB)": round(report["model_bytes"] / 1e6, 2)}
     if "label_histogram" in report:
         out["mesh vertices per class"] = report["label_histogram"]["mesh_vertices"]
@@ -144,8 +155,10 @@ def build_reconstruct(cfg: WebConfig) -> None:
             gr.Markdown(f"Uploads up to {cfg.max_upload_mb} MiB and {cfg.max_points:,} points.")
         with gr.Column(scale=3):
             with gr.Row():
-                shown_input = gr.Model3D(label="Input points", height=420)
-                shown_result = gr.Model3D(label="Reconstruction", height=420)
+                shown_input = gr.Model3D(label="Input points (after a labelled run: their predicted classes)",
+                                         height=420)
+                shown_result = gr.Model3D(label=f"Reconstruction (shown with up to {cfg.display_faces:,} faces; "
+                                                "the downloads have them all)", height=420)
             legend = gr.HTML()
             stats = gr.JSON(label="Stats")
             with gr.Row():
@@ -164,7 +177,7 @@ def build_reconstruct(cfg: WebConfig) -> None:
         data = result["data"]
         for warning in data.get("warnings", []):
             gr.Warning(warning)
-        return (str(result["preview"]), str(result["glb"]),
+        return (str(result["preview"]), str(result["shown"]),
                 legend_html(data.get("legend", {}), data.get("label_histogram", {}).get("mesh_vertices")),
                 summary(data), gr.DownloadButton(value=str(result["glb"]), interactive=True),
                 gr.DownloadButton(value=str(result["ply"]), interactive=True),

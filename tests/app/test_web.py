@@ -24,12 +24,34 @@ def test_reconstruct_job_on_a_sample_writes_previews_downloads_and_stats(tmp_pat
     cfg = WebConfig(work_root=tmp_path)
     name = next(iter(cfg.models or bundled_models()))
     result = run_reconstruction(cfg, models, SAMPLE, name, 32, True, session_folder(cfg, "s1"))
-    for key in ("preview", "glb", "ply", "report"):
+    for key in ("preview", "shown", "glb", "ply", "report"):
         assert result[key].exists() and result[key].stat().st_size > 0
     preview = trimesh.load(result["preview"], force="mesh")
-    assert len(preview.faces) == 8 * 10_000  # every point of the 10k-point scan as an octahedron
+    assert len(preview.faces) == 8 * min(10_000, cfg.preview_points)  # the 10k-point scan's points as octahedra
+    assert result["preview"].name == "labelled_points.glb"  # after a labelled run: the predicted classes
     stats = summary(result["data"])
-    assert stats["mesh faces"] > 100 and set(stats["time per stage (s)"]) >= {"load", "encode", "extract", "export"}
+    assert stats["mesh faces"] > 100 and set(stats["time per stage (s)"]) >= {"load", "encode", "extract", "export",
+                                                                           "display"}
+    assert stats["mesh faces shown"] == stats["mesh faces"]  # within the budget: shown as it is
+
+
+def test_the_browser_gets_a_mesh_within_the_face_budget_and_the_download_keeps_every_face(tmp_path):
+    import numpy as np
+
+    from app.web.previews import display_glb
+    from nir_core.data.io import load, save_scan
+    from nir_core.data.scan import Scan
+
+    sphere = trimesh.creation.icosphere(subdivisions=6, radius=0.4)  # 81,920 faces
+    colours = np.where(sphere.vertices[:, 2:] > 0, [[200, 30, 30]], [[30, 30, 200]]).astype(np.uint8)
+    full = save_scan(Scan(points=sphere.vertices.astype("float32"), mesh=sphere, colors=colours), tmp_path / "s.ply")
+    shown, faces = display_glb(full, tmp_path / "s.glb", max_faces=20_000)
+    back = load(shown)
+    assert faces == len(back.mesh.faces) and 5_000 < faces <= 20_000
+    assert abs(back.mesh.area - sphere.area) / sphere.area < 0.02 and back.colors is not None
+    top = back.points[:, 2] > 0.05
+    assert (back.colors[top, 0] > back.colors[top, 2]).all()  # the colours went with their vertices
+    assert len(load(full).mesh.faces) == len(sphere.faces)
 
 
 def test_limits_and_bad_files_give_messages(tmp_path, models):
