@@ -86,8 +86,9 @@ def point_rows(scene: ProtocolScene, input_labels: np.ndarray) -> dict[str, dict
     return rows
 
 
-def _mean(values: list[float]) -> str:
-    return f"{np.mean(values):.3f}" if values else "-"
+def _mean(values: list[float], count: int) -> str:
+    """The mean of ``values`` when there are ``count`` of them (one per room of the group), else "-"."""
+    return f"{np.mean(values):.3f}" if len(values) == count else "-"
 
 
 def main() -> None:
@@ -98,7 +99,11 @@ def main() -> None:
     parser.add_argument("--scans", type=int, default=3, help="held-out generated rooms to scan")
     parser.add_argument("--resolution", type=int, default=RESOLUTION)
     parser.add_argument("--name", default="labels")
+    parser.add_argument("--retable", action="store_true",
+                        help="only rebuild the tables of the last run's JSON from its rows (nothing is measured)")
     args = parser.parse_args()
+    if args.retable:
+        return retable(args.name)
     cfg = EvalConfig(resolution=args.resolution)
     # A training run's bundle sits in RUN/bundle: name it by its run.
     models = {(path.parent if path.name == "bundle" else path).name: load_model(path) for path in args.models}
@@ -132,26 +137,47 @@ def main() -> None:
             print(f"{scene.name:>22} {name:>22}: mIoU {r['miou']:.3f} (at gt {r['miou_at_gt']:.3f}), "
                   f"mF1-δ {r['mf1_delta']:.3f}, F1-δ {r['f1_delta']:.3f}", flush=True)
     exp.metrics = {"args": {k: str(v) for k, v in vars(args).items()}, "folds": FOLDS, "rows": results}
+    exp.tables = tables(results)
+    exp.save()
 
-    rows = ["three-rule heuristic", *models, *([FINETUNED_ROW] if finetuned else []), "oracle (input's true labels)"]
+
+def tables(results: list[dict]) -> dict[str, Table]:
+    """The per-room and mean tables of the measured ``results`` (the ``rows`` of the JSON)."""
+    present = list(dict.fromkeys(r["row"] for r in results))
+    point_rows_first = ["three-rule heuristic"]
+    last = ["oracle (input's true labels)"]
+    rows = point_rows_first + [r for r in present if r not in point_rows_first + last] + last
     names = list(dict.fromkeys(r["scene"] for r in results))
     per_room = Table(["scene", *(f"{row} mIoU / mF1-δ" for row in rows)])
     for scene in names:
         cells = {r["row"]: f"{r['miou']:.3f} / {r['mf1_delta']:.3f}" for r in results if r["scene"] == scene}
         per_room.rows.append([scene, *(cells.get(row, "-") for row in rows)])
-    exp.tables["mIoU / mF1-δ per room"] = per_room
-
     means = Table(["rooms", *(f"{row} mIoU" for row in rows)])
     groups = {"real rooms (all ten)": lambda r: r["kind"] == "real",
               **{f"fold {f} test room ({', '.join(s['test'])})": (lambda r, s=s: r["scene"] in s["test"])
                  for f, s in FOLDS.items()},
               "simulated scans of held-out generated rooms": lambda r: r["kind"] == "scan"}
     for group, keep in groups.items():
-        chosen = [r for r in results if keep(r)]
-        if chosen:
-            means.rows.append([group, *(_mean([r["miou"] for r in chosen if r["row"] == row]) for row in rows)])
-    exp.tables["Mean mIoU"] = means
-    exp.save()
+        scenes = {r["scene"] for r in results if keep(r)}
+        if scenes:
+            # A row's mean only over the whole group: a fine-tuned row has only its folds' test rooms.
+            means.rows.append([group, *(_mean([r["miou"] for r in results if r["row"] == row and r["scene"] in scenes],
+                                              len(scenes)) for row in rows)])
+    return {"mIoU / mF1-δ per room": per_room, "Mean mIoU": means}
+
+
+def retable(name: str) -> None:
+    """Rebuilds the tables of ``benchmarks/results/NAME.json`` from its measured rows (nothing is re-run; the
+    record keeps its command, commit and time) and regenerates docs/RESULTS.md."""
+    import json
+
+    from results import RESULTS_DIR, atomic_write_json, refresh_results_md
+
+    path = RESULTS_DIR / f"{name}.json"
+    record = json.loads(path.read_text())
+    record["tables"] = {k: {"headers": t.headers, "rows": t.rows} for k, t in tables(record["metrics"]["rows"]).items()}
+    atomic_write_json(path, record)
+    refresh_results_md()
 
 
 if __name__ == "__main__":
