@@ -70,11 +70,16 @@ class FileResult:
     """What is unusual about a finished input (the report's ``warnings``)."""
 
 
+DEFAULT_MODELS = ("pt-context-scans", "pt-context", "pt-geometry")
+"""The bundles a command uses when none is named, the first one present: the labelled bundle trained on simulated
+scans (what users upload; the best on real rooms, docs/RESULTS.md "Labels on real rooms"), the one trained on whole
+room surfaces, the geometry-only one."""
+
+
 def default_model() -> Path:
-    """The bundled model: the labelled one (geometry encoder + contextualiser + semantic head) when present, else
-    the geometry-only one."""
-    labelled = MODELS_DIR / "pt-context"
-    return labelled if (labelled / "config.json").exists() else MODELS_DIR / "pt-geometry"
+    """The bundled model: the first of :data:`DEFAULT_MODELS` in assets/models."""
+    present = [MODELS_DIR / name for name in DEFAULT_MODELS if (MODELS_DIR / name / "config.json").exists()]
+    return present[0] if present else MODELS_DIR / DEFAULT_MODELS[-1]
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
