@@ -255,7 +255,8 @@ class Pipeline:
                             "triangles) and were taken as far from the surface")
         with stage("cleanup"):
             mesh, cleanup = self._cleanup(mesh)
-        report = {"job": self.cfg.to_json(), **report, "cleanup": cleanup, "mesh_unit_cube": _mesh_stats(mesh),
+        stats = cleanup.pop("stats", None) or _mesh_stats(mesh)  # the clean-up measured its mesh already
+        report = {"job": self.cfg.to_json(), **report, "cleanup": cleanup, "mesh_unit_cube": stats,
                   "normalisation": unit.normalisation.to_json()}
         back = mesh.copy()
         back.vertices = unit.normalisation.invert(np.asarray(mesh.vertices, dtype=np.float64))
