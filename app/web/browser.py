@@ -18,6 +18,21 @@ def chromium_path() -> str | None:
 def reconstruct_in_browser(url: str, scan: Path, screenshot: Path | None = None, timeout_s: float = 300.0) -> float:
     """Uploads ``scan`` at ``url``, clicks Reconstruct, waits until the downloads are enabled (the result is on
     screen); returns the seconds from the click to then, and saves a full-page screenshot when asked."""
+    done = "() => [...document.querySelectorAll('button')].some(b => b.textContent.trim() === 'GLB' && !b.disabled)"
+    return _click_to_result(url, scan, None, "Reconstruct", done, screenshot, timeout_s)
+
+
+def compare_in_browser(url: str, scan: Path, screenshot: Path | None = None, timeout_s: float = 600.0) -> float:
+    """The same in the Compare encoders tab (float model against its 3-bit K-means variant, the tab's defaults):
+    the seconds from the click on Compare until the size ratio is shown."""
+    done = "() => document.body.innerText.includes('size ratio')"
+    return _click_to_result(url, scan, "Compare encoders", "Compare", done, screenshot, timeout_s)
+
+
+def _click_to_result(url: str, scan: Path, tab: str | None, button: str, done_js: str, screenshot: Path | None,
+                     timeout_s: float) -> float:
+    """Opens ``url`` (and ``tab``), uploads ``scan`` into the visible file input, clicks ``button`` and waits until
+    ``done_js`` holds; returns the seconds from the click."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -25,13 +40,17 @@ def reconstruct_in_browser(url: str, scan: Path, screenshot: Path | None = None,
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
-            page.set_input_files("input[type=file]", str(scan))
+            if tab is not None:
+                page.get_by_role("tab", name=tab).click()
+            page.locator("input[type=file]").first.wait_for(state="attached")
+            # The scan's file input in the open tab (file inputs are hidden themselves; their tab panel is not).
+            shown = [f for f in page.locator("input[type=file]").all() if f.evaluate(
+                "e => { const t = e.closest('[role=tabpanel]'); return !t || getComputedStyle(t).display !== 'none'; }")]
+            shown[0].set_input_files(str(scan))
             page.get_by_text(scan.name[:8]).first.wait_for(timeout=30_000)  # the upload is listed
             start = time.perf_counter()
-            page.get_by_role("button", name="Reconstruct").last.click()
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('button')].some(b => b.textContent.trim() === 'GLB' && !b.disabled)",
-                timeout=timeout_s * 1000)
+            page.get_by_role("button", name=button, exact=True).last.click()
+            page.wait_for_function(done_js, timeout=timeout_s * 1000)
             seconds = time.perf_counter() - start
             if screenshot is not None:
                 page.wait_for_timeout(2000)  # let the 3D views draw
