@@ -54,10 +54,10 @@ def run_comparison(cfg: WebConfig, models: Models, source: Path, float_name: str
                                            PipelineConfig(resolution=resolution,
                                                           labels=want_labels and model.can_label),
                                            formats=("glb", "ply"), scan=scan, load_seconds=load_seconds)
-        shown, report["display_faces"] = display_glb(Path(outputs[1]), folder / f"{source.stem}.display.glb",
-                                                     cfg.display_faces)
-        sides[side] = {"glb": Path(outputs[0]), "shown": shown, "mesh": trimesh.load(outputs[1], process=False),
-                       "report": report, "bytes": model.size_bytes, "path": path}
+        mesh = trimesh.load(outputs[1], process=False)
+        shown, report["display_faces"] = display_glb(mesh, folder / f"{source.stem}.display.glb", cfg.display_faces)
+        sides[side] = {"glb": Path(outputs[0]), "shown": shown, "mesh": mesh, "report": report,
+                       "bytes": model.size_bytes, "path": path}
     step(0.95, desc="compare")
     float_side, comp_side = sides["float"], sides["compressed"]
     summary = {"model size on disk (bytes)": {"float": float_side["bytes"], "compressed": comp_side["bytes"]},

@@ -32,9 +32,9 @@ def points_glb(points: np.ndarray, colors: np.ndarray | None, path: Path, max_po
     return atomic_write_bytes(path, mesh.export(file_type="glb"))
 
 
-def display_glb(mesh_path: Path, path: Path, max_faces: int) -> tuple[Path, int]:
-    """Writes the mesh at ``mesh_path`` (a PLY the pipeline wrote, with vertex colours) to a GLB at ``path`` for the
-    browser, with at most ``max_faces`` faces; returns the path and the number of faces shown. A mesh within the
+def display_glb(mesh: trimesh.Trimesh, path: Path, max_faces: int) -> tuple[Path, int]:
+    """Writes ``mesh`` (with its vertex colours) to a GLB at ``path`` for the browser, with at most ``max_faces``
+    faces; returns the path and the number of faces shown. A mesh within the
     budget is shown as it is; a larger one is decimated by vertex clustering (Open3D; the vertices of a cell merge
     into their mean, colours too), which takes about a second where quadric decimation takes minutes on a CPU, on a
     grid whose cell is sized from the area so that about ``max_faces`` faces remain."""
@@ -43,7 +43,6 @@ def display_glb(mesh_path: Path, path: Path, max_faces: int) -> tuple[Path, int]
     from nir_core.data.io import save_scan
     from nir_core.data.scan import Scan
 
-    mesh = trimesh.load(mesh_path, process=False)
     if len(mesh.faces) > max_faces:
         legacy = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.asarray(mesh.vertices, np.float64)),
                                            o3d.utility.Vector3iVector(np.asarray(mesh.faces, np.int32)))

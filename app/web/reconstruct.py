@@ -61,6 +61,8 @@ def run_reconstruction(cfg: WebConfig, models: Models, source: Path, model_name:
     into ``work``; returns their paths and the report. Raises ``ValueError`` / ``NIRStudioError`` with a message
     for the user."""
 
+    import trimesh
+
     from nir_core.data.io import load
     from nir_core.pipeline import PipelineConfig
 
@@ -77,7 +79,8 @@ def run_reconstruction(cfg: WebConfig, models: Models, source: Path, model_name:
         load_seconds=load_seconds)
     step(STAGE_PROGRESS["display"], desc="display")
     started = time.perf_counter()
-    shown, report["display_faces"] = display_glb(Path(outputs[1]), work / f"{name}.display.glb", cfg.display_faces)
+    shown, report["display_faces"] = display_glb(trimesh.load(outputs[1], process=False), work / f"{name}.display.glb",
+                                                 cfg.display_faces)
     if "labelled_points" in report:  # the input's points with the classes predicted for them
         predicted = load(report["labelled_points"])
         preview = points_glb(predicted.points, predicted.colors, work / "labelled_points.glb",

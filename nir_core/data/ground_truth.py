@@ -168,6 +168,10 @@ def _device(q) -> torch.device:
     return q.device if isinstance(q, torch.Tensor) else torch.device("cpu")
 
 
+class ZeroAreaMeshError(ValueError):
+    """A mesh none of whose faces has an area: it has no surface (:meth:`MeshField.from_scan` names the file)."""
+
+
 class MeshField(_GroundTruthField):
     """Exact unsigned distance to a triangle mesh (Open3D ``RaycastingScene`` closest-point queries).
 
@@ -187,11 +191,11 @@ class MeshField(_GroundTruthField):
             raise ValueError("MeshField needs a mesh with at least one face")
         self.vertices = np.ascontiguousarray(mesh.vertices, dtype=np.float32)
         self.faces = np.ascontiguousarray(mesh.faces, dtype=np.uint32)
-        if _area_normals(self.vertices.astype(np.float64), self.faces.astype(np.int64))[1].all():
-            raise ValueError(f"every one of the mesh's {len(self.faces):,} faces has zero area: there is no surface "
-                             "to measure distances to")
-        self.labels, self.num_classes = _check_labels(labels, len(self.faces), "faces", num_classes)
         self.face_normals = face_normals(self.vertices, self.faces)
+        if not self.face_normals.any():  # a face with an area has a unit normal
+            raise ZeroAreaMeshError(f"every one of the mesh's {len(self.faces):,} faces has zero area: there is no "
+                                    "surface to measure distances to")
+        self.labels, self.num_classes = _check_labels(labels, len(self.faces), "faces", num_classes)
         self.batch_size = int(batch_size)
         self._scene = None
 
@@ -199,7 +203,8 @@ class MeshField(_GroundTruthField):
     def from_scan(cls, scan: Scan, **kwargs) -> MeshField:
         """The field of ``scan.mesh`` with per-face labels from :func:`face_labels_from_scan`.
 
-        Raises :class:`~nir_core.errors.MeshRequiredError` when the scan has no faces (e.g. a point cloud).
+        Raises :class:`~nir_core.errors.MeshRequiredError` when the scan has no faces (e.g. a point cloud) or none
+        with an area.
         """
         source = scan.source if scan.source is not None else "<in-memory scan>"
         if not scan.has_faces:
@@ -208,9 +213,7 @@ class MeshField(_GroundTruthField):
         num_classes = kwargs.pop("num_classes", len(scan.label_set) if scan.label_set is not None else None)
         try:
             return cls(scan.mesh, face_labels_from_scan(scan), num_classes, **kwargs)
-        except ValueError as exc:
-            if "zero area" not in str(exc):
-                raise
+        except ZeroAreaMeshError as exc:
             raise MeshRequiredError(source, str(exc)) from None
 
     @property
@@ -244,15 +247,6 @@ class MeshField(_GroundTruthField):
         return points, index, self.face_normals[index]
 
 
-def _area_normals(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(F, 3) float64 cross products of the triangles' edges (length: twice the area) and (F,) whether each
-    triangle's area is zero up to float64 rounding relative to the mesh's extent."""
-    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
-    area_normals = np.cross(b - a, c - a)
-    scale = max(float(np.abs(v).max()) if len(v) else 1.0, 1e-30)
-    return area_normals, np.linalg.norm(area_normals, axis=1) <= 1e-12 * scale**2
-
-
 def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """(F, 3) float32 unit normals of the triangles ``faces`` (F, 3) over ``vertices`` (V, 3), finite for every face.
 
@@ -263,8 +257,10 @@ def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64)
-    area_normals, degenerate = _area_normals(v, f)
+    area_normals = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])  # length: twice the area
     length = np.linalg.norm(area_normals, axis=1)
+    scale = max(float(np.abs(v).max()) if len(v) else 1.0, 1e-30)
+    degenerate = length <= 1e-12 * scale**2  # zero up to float64 rounding at the mesh's extent
     normals = np.zeros_like(area_normals)
     normals[~degenerate] = area_normals[~degenerate] / length[~degenerate, None]
     if degenerate.any():

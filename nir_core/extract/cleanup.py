@@ -1,5 +1,5 @@
-"""Optional clean-up of extracted meshes: drop small pieces, vertex normals, borders (the winding and the
-manifold edges: :mod:`.hygiene`).
+"""Optional clean-up of extracted meshes: drop small pieces, vertex normals, straighter borders (manifold edges and
+the winding: :mod:`.hygiene`).
 
 All are vectorised over faces (numpy + ``scipy.sparse.csgraph``); none loops over components in
 Python, so meshes with thousands of small pieces (typical of UDF extraction) stay fast.

@@ -1,4 +1,4 @@
-"""Meshes a viewer shows cleanly: no non-manifold edges, one winding per piece, no slivers, no tiny pieces.
+"""Meshes a viewer shows cleanly: no non-manifold edges, one winding per piece, no collapsed faces, no tiny pieces.
 
 An unsigned field's surface has no inside, so a mesh extracted from it can hold what a signed extraction never
 makes: three or four faces on one edge where sheets meet, pieces whose winding cannot be made consistent (a fold
@@ -130,8 +130,8 @@ def orient_pieces(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
     table = edge_table(weld_faces(mesh.vertices, faces))
     a, b, disagree = manifold_face_pairs(table)
     tri = np.asarray(mesh.vertices, dtype=np.float64)[faces]
-    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-300)
+    area_normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    normal = area_normal / np.maximum(np.linalg.norm(area_normal, axis=1, keepdims=True), 1e-300)
     weight = 2.0 - np.abs(np.einsum("ij,ij->i", normal[a], normal[b]))  # > 0: a zero weight would be no link
     tree = minimum_spanning_tree(coo_matrix((weight, (np.minimum(a, b), np.maximum(a, b))), shape=(f, f))).tocoo()
     # Which links the tree kept, by their (low, high) face pair.
@@ -155,7 +155,6 @@ def orient_pieces(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
     signed = np.where(flip, -1.0, 1.0)
     volume = np.bincount(piece, weights=signed * np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])),
                          minlength=n)
-    area_normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     centre = 0.5 * (tri.reshape(-1, 3).min(axis=0) + tri.reshape(-1, 3).max(axis=0))
     facing = np.bincount(piece, weights=signed * np.einsum("ij,ij->i", area_normal, centre - tri.mean(axis=1)),
                          minlength=n)
