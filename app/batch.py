@@ -126,10 +126,12 @@ def output_names(paths: list[Path]) -> list[str]:
 
 
 def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None,
-              on_stage: Callable[[str, str], None] | None = None) -> list[FileResult]:
+              on_stage: Callable[[str, str], None] | None = None,
+              on_progress: Callable[[str, int, int], None] | None = None) -> list[FileResult]:
     """Reconstructs every input of this shard; returns one result per input of the shard.
 
-    ``on_file(result)`` is called after each input; ``on_stage(name, stage)`` as each stage starts.
+    ``on_file(result)`` is called after each input; ``on_stage(name, stage)`` as each stage starts;
+    ``on_progress(stage, done, total)`` within a long stage (the refinement's steps).
     """
     paths = expand_inputs(job.inputs)
     names = output_names(paths)
@@ -151,7 +153,7 @@ def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None
             try:
                 result.outputs, report = reconstruct_file(
                     path, job.out_dir, name, model, job.pipeline, formats=job.formats,
-                    on_stage=lambda stage, name=name: on_stage and on_stage(name, stage))
+                    on_stage=lambda stage, name=name: on_stage and on_stage(name, stage), on_progress=on_progress)
                 result.status, result.warnings = "done", report["warnings"]
             except (NIRStudioError, ValueError, OSError) as exc:
                 # A file's own error names the file, which the result names already.
@@ -165,13 +167,14 @@ def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None
 
 
 def reconstruct_file(path: Path, out_dir: Path, name: str, model, cfg=None, formats: tuple[str, ...] = ("glb", "ply"),
-                     on_stage: Callable[[str], None] | None = None, scan=None, load_seconds: float = 0.0
-                     ) -> tuple[list[str], dict]:
+                     on_stage: Callable[[str], None] | None = None, scan=None, load_seconds: float = 0.0,
+                     on_progress: Callable[[str, int, int], None] | None = None) -> tuple[list[str], dict]:
     """One input -> ``out_dir/name.{formats}``, ``out_dir/name.points.ply`` (every input point with its predicted
     ``label``, when labelling) and ``out_dir/name.json`` (written last); returns the mesh files and the report.
 
     ``model``: a :class:`~nir_core.pipeline.LoadedModel`; ``cfg``: the :class:`~nir_core.pipeline.PipelineConfig`.
-    ``on_stage`` is called with each of :data:`STAGES` as it starts; ``scan``: ``path`` already loaded (in
+    ``on_stage`` is called with each of :data:`STAGES` as it starts, ``on_progress(stage, done, total)`` within a
+    long stage; ``scan``: ``path`` already loaded (in
     ``load_seconds``). Raises :class:`NIRStudioError` (bad file) or ``ValueError`` without writing the report.
     """
     from nir_core.data.io import load, save_scan
@@ -183,7 +186,7 @@ def reconstruct_file(path: Path, out_dir: Path, name: str, model, cfg=None, form
     start = time.perf_counter()
     scan = scan if scan is not None else load(path)
     loaded = time.perf_counter() - start + load_seconds
-    result = Pipeline(cfg, model, on_stage=stage).run(scan)
+    result = Pipeline(cfg, model, on_stage=stage, on_progress=on_progress).run(scan)
     mesh, report, labels = result.mesh, result.report, result.vertex_labels
     stage("export")
     start = time.perf_counter()

@@ -189,7 +189,8 @@ def extract(
 
 
 @app.command()
-@config_options(PipelineConfig, "resolution", "labels", param="pipeline")
+@config_options(PipelineConfig, "resolution", "labels", "refine_steps", "refine_seconds", param="pipeline",
+                rename={"refine_steps": Rename("refine")})
 def reconstruct(
     inputs: list[Path] = typer.Argument(..., help="Scans or meshes: files, folders, glob patterns."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder (a mesh per format and a JSON report each)."),
@@ -223,7 +224,10 @@ def reconstruct(
         stage = bars.add_task("stage", total=None)
 
         def on_stage(name: str, what: str) -> None:
-            bars.update(stage, description=f"{name}: {what}")
+            bars.update(stage, description=f"{name}: {what}", total=None, completed=0)
+
+        def on_progress(what: str, done: int, total: int) -> None:
+            bars.update(stage, total=total, completed=done)
 
         def on_file(result) -> None:
             bars.advance(files)
@@ -232,7 +236,7 @@ def reconstruct(
             for warning in result.warnings:
                 err.print(f"[yellow]warning:[/] {result.input}: {warning}", highlight=False)
 
-        results = run_batch(job, on_file=on_file, on_stage=on_stage)
+        results = run_batch(job, on_file=on_file, on_stage=on_stage, on_progress=on_progress)
     summary = Table(title=f"{len(results)} input(s) -> {out_dir}")
     for column in ("input", "status", "seconds", "note"):
         summary.add_column(column)

@@ -38,9 +38,10 @@ METHODS = ("udf-mc", "dense-points", "epsilon")
 """Extractors of an exact field: ``udf-mc`` (:func:`~nir_core.extract.udf_mc.udf_marching_cubes`),
 ``dense-points`` (NDF's dense points + ball pivoting), ``epsilon`` (marching cubes on ``udf - ε``, the baseline
 that inflates and doubles surfaces). A model's field is always meshed with ``udf-mc``."""
-STAGES = ("normalise", "encode", "field", "extract", "cleanup", "label", "score")
-"""Stage names, in order, as :class:`Pipeline` announces them; ``encode`` runs with a model, ``field`` without,
-``label`` when labelling and ``score`` when the input has faces to score against."""
+STAGES = ("normalise", "encode", "refine", "field", "extract", "cleanup", "label", "score")
+"""Stage names, in order, as :class:`Pipeline` announces them; ``encode`` runs with a model, ``refine`` when asked
+(``refine_steps``), ``field`` without a model, ``label`` when labelling and ``score`` when the input has faces to
+score against."""
 
 
 # ----------------------------------------------------------------------------------------------- models
@@ -173,6 +174,11 @@ class PipelineConfig(Config):
     """Label the mesh vertices with the model's semantic head (unset: when the model has a trained one)."""
     score: bool = True
     """Score the mesh against the input's own surface when the input has faces (``metrics_vs_input_mesh``)."""
+    refine_steps: int = bounded(0, 0)
+    """Test-time refinement: fit the model's UDF head to the whole scan's own distance field for this many steps
+    before meshing (:mod:`~nir_core.test_time`; 0: off). Needs a model."""
+    refine_seconds: float = bounded(0.0, 0.0)
+    """Stop the refinement after this much wall time even if steps remain (0: no limit)."""
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -212,11 +218,18 @@ class Pipeline:
     """
 
     def __init__(self, cfg: PipelineConfig | None = None, model: LoadedModel | None = None,
-                 on_stage: Callable[[str], None] | None = None):
+                 on_stage: Callable[[str], None] | None = None,
+                 on_progress: Callable[[str, int, int], None] | None = None):
         self.cfg = cfg or PipelineConfig()
         self.model = model if model is None or isinstance(model, LoadedModel) else in_memory(model)
         self.on_stage = on_stage or (lambda name: None)
+        self.on_progress = on_progress or (lambda stage, done, total: None)
         self.labels = self._wants_labels()
+        if self.cfg.refine_steps:
+            from .test_time import check_refinable
+
+            check_refinable(None if self.model is None else self.model.model,
+                            str(self.model.path) if self.model is not None else "refine")
 
     def _wants_labels(self) -> bool:
         can = self.model is not None and self.model.can_label
@@ -246,9 +259,15 @@ class Pipeline:
         else:
             with stage("encode"):
                 field_, points = self._encode(unit)
+            refined = None
+            if self.cfg.refine_steps:
+                with stage("refine"):
+                    field_, refined = self._refine(unit, points)
             with stage("extract"):
                 mesh, extra = self._extract_model(field_, points)
             report = extra
+            if refined is not None:
+                report["refine"] = refined
         degenerate = report["extraction"].get("degenerate_queries", 0)
         if degenerate:
             warnings.append(f"{degenerate:,} field queries came back NaN or Inf (degenerate geometry, e.g. zero-area "
@@ -311,6 +330,17 @@ class Pipeline:
         model = self.model.model
         model.eval()
         return model.field(torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32))), points
+
+    def _refine(self, unit: Scan, points: np.ndarray) -> tuple[object, dict]:
+        """The field of a copy of the model fitted to ``unit`` (:func:`~nir_core.test_time.refine_to_scan`)."""
+        import torch
+
+        from .test_time import RefineConfig, refine_to_scan
+
+        cfg = RefineConfig(steps=self.cfg.refine_steps, seconds=self.cfg.refine_seconds, seed=self.cfg.seed)
+        fitted, report = refine_to_scan(self.model.model, torch.from_numpy(points.astype(np.float32)), unit, cfg,
+                                        lambda done, total, loss: self.on_progress("refine", done, total))
+        return fitted.field(torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32))), report.to_json()
 
     def _extract_model(self, field_, points: np.ndarray) -> tuple[trimesh.Trimesh, dict]:
         import torch

@@ -14,7 +14,7 @@ from .previews import display_glb, legend_html, points_glb
 UPLOAD_TYPES = [".ply", ".obj", ".off", ".stl", ".glb", ".npy", ".npz", ".txt", ".xyz", ".pts"]
 JOBS = "jobs"
 """Concurrency group of every tab's heavy job: one job at a time in the whole UI, whichever tab started it."""
-STAGE_PROGRESS = {"load": 0.05, "normalise": 0.1, "encode": 0.15, "field": 0.15, "extract": 0.3, "cleanup": 0.8,
+STAGE_PROGRESS = {"load": 0.05, "normalise": 0.1, "encode": 0.15, "refine": 0.2, "field": 0.15, "extract": 0.3, "cleanup": 0.8,
                   "label": 0.85, "score": 0.9, "export": 0.93, "display": 0.96}
 """Share of the bar done when each stage of :data:`app.batch.STAGES` (and the browser's display copy) starts."""
 
