@@ -259,12 +259,15 @@ class Pipeline:
         else:
             with stage("encode"):
                 field_, points = self._encode(unit)
+                level = self._surface_level(field_, points)
             refined = None
             if self.cfg.refine_steps:
+                # The refined field is meshed at the trained one's level: fitted to the scan, it nears 0 at the
+                # points but not between sparse ones, and a lower level would open holes there.
                 with stage("refine"):
                     field_, refined = self._refine(unit, points)
             with stage("extract"):
-                mesh, extra = self._extract_model(field_, points)
+                mesh, extra = self._extract_model(field_, level)
             report = extra
             if refined is not None:
                 report["refine"] = refined
@@ -342,15 +345,18 @@ class Pipeline:
                                         lambda done, total, loss: self.on_progress("refine", done, total))
         return fitted.field(torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32))), report.to_json()
 
-    def _extract_model(self, field_, points: np.ndarray) -> tuple[trimesh.Trimesh, dict]:
+    @staticmethod
+    def _surface_level(field_, points: np.ndarray) -> float:
+        """The level a network's UDF is meshed at: it rarely reaches 0 on the surface, so the median predicted
+        distance at (the first 2,048 of) the encoded points themselves."""
         import torch
 
+        with torch.no_grad():
+            return float(torch.median(field_.udf(torch.from_numpy(points[:2048].astype(np.float32)))))
+
+    def _extract_model(self, field_, level: float) -> tuple[trimesh.Trimesh, dict]:
         from .extract import UDFExtractConfig, udf_marching_cubes
 
-        # A network's UDF rarely reaches 0 on the surface: the surface level is the median predicted distance at
-        # (the first 2,048 of) the encoded points themselves.
-        with torch.no_grad():
-            level = float(torch.median(field_.udf(torch.from_numpy(points[:2048].astype(np.float32)))))
         # Networks are only roughly 1-Lipschitz: a wider band keeps the coarse-to-fine search from losing surface.
         mesh, stats = udf_marching_cubes(field_, cfg=UDFExtractConfig(resolution=self.cfg.resolution, offset=level,
                                                                       band=1.5))

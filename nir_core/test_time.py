@@ -42,10 +42,11 @@ class RefineConfig(Config):
     pool: int = bounded(200_000, 1)
     """Queries in that pool."""
     sigmas: tuple[float, ...] = (0.003,)
-    """Gaussian displacements of the pool's queries from the scan's points (unit-cube units). The training's finest
-    sigma alone: wider ones teach the head that a hole in the scan is empty space, and it stops completing it."""
+    """Gaussian displacements of the pool's queries from the scan's points (unit-cube units), supervised by the
+    scan's distance field. The training's finest sigma alone: wider ones teach the head that a hole in the scan is
+    empty space, and it stops completing it."""
     ratios: tuple[float, ...] = (1.0,)
-    """Share of the pool drawn with each sigma."""
+    """Share of those queries drawn with each sigma."""
     seed: int = bounded(0, 0)
     """Seeds the pool and the batches."""
 
@@ -135,7 +136,7 @@ def refine_to_scan(model, encoded: torch.Tensor, unit, cfg: RefineConfig,
     losses = []
     step = 0
     while step < cfg.steps and not (cfg.seconds and time.perf_counter() - start >= cfg.seconds):
-        pick = torch.from_numpy(rng.integers(0, len(queries), size=min(cfg.queries_per_step, len(queries))))
+        pick = torch.from_numpy(rng.integers(0, len(queries_t), size=min(cfg.queries_per_step, len(queries_t))))
         if refit_encoder:
             encoding = fitted.encode(points)
         loss = clamped_l1(fitted.udf(encoding, queries_t[pick][None])[0], targets_t[pick])

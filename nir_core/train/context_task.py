@@ -25,5 +25,6 @@ class ContextTask(Task):
         with torch.no_grad():  # the encoder is frozen: its encodings are inputs here
             encoding = self.model.encode_geometry(batch["points"])
         encoding = self.model.contextualise(encoding)
-        sem = _semantic_loss(self.model.semantics(encoding, batch["queries"]), batch["labels"])
+        sem = _semantic_loss(self.model.semantics(encoding, batch["queries"]), batch["labels"],
+                             batch.get("label_weights"))
         return sem, {"ce": sem.detach()}

@@ -23,6 +23,7 @@ from ..data.labels import IGNORE_LABEL, SCANNET20, LabelSet, require_label_set
 from ..data.sampling import SamplingConfig, make_udf_samples
 from ..data.scan import Scan
 from ..errors import NIRStudioError
+from .augment import AugmentConfig, augment, class_weights
 
 
 @dataclass
@@ -45,6 +46,9 @@ class SceneSamplingConfig(Config):
     (:func:`~nir_core.data.synthetic.simulate_scan`: partial, noisy, dense near the camera and sparse far from it,
     like a real scan) instead of from the whole surface; the UDF targets stay those of the exact surface, so the
     encoder is asked to complete what the capture missed. Generated rooms only."""
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    """Crops, turns about the vertical, scaling, drop-out and class balancing of each example
+    (:mod:`~nir_core.train.augment`; all off by default)."""
 
     def __post_init__(self):
         check_ranges(self)
@@ -225,10 +229,17 @@ class UDFSceneDataset(Dataset):
         if self.cfg.input_noise > 0:
             points = points + rng.normal(0, self.cfg.input_noise, points.shape).astype(np.float32)
         labels = samples.labels if samples.labels is not None else np.full(len(samples.queries), IGNORE_LABEL)
+        queries, udf = samples.queries, samples.distances
+        if self.cfg.augment.active:
+            points, queries, udf, labels = augment(points, queries, udf, np.asarray(labels), self.cfg.augment, rng)
+        extra = {}
+        if self.cfg.augment.class_balance:
+            extra["label_weights"] = torch.from_numpy(class_weights(np.asarray(labels), self.cfg.augment.class_balance))
         return {
+            **extra,
             "points": torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32)),
-            "queries": torch.from_numpy(np.ascontiguousarray(samples.queries, dtype=np.float32)),
-            "udf": torch.from_numpy(np.ascontiguousarray(samples.distances, dtype=np.float32)),
+            "queries": torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)),
+            "udf": torch.from_numpy(np.ascontiguousarray(udf, dtype=np.float32)),
             "labels": torch.from_numpy(np.asarray(labels, dtype=np.int64)),
             "index": index,
             "name": name,

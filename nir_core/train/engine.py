@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from ..config import Config
 from ..cpu import CpuTuning, applied
 from ..data.labels import SCANNET20
 from ..models.registry import build_model, config_class, from_bundle, to_bundle
+from .augment import AugmentConfig
 from .config import TrainConfig
 from .data import FileSource, SyntheticObjectSource, SyntheticRoomSource, UDFSceneDataset
 from .tasks import TASKS, Task
@@ -82,7 +83,8 @@ def _sources(cfg: TrainConfig):
 
 
 def _collate(examples: list[dict]) -> dict:
-    return {k: torch.stack([e[k] for e in examples]) for k in ("points", "queries", "udf", "labels", "class")}
+    keys = ("points", "queries", "udf", "labels", "class", "label_weights")
+    return {k: torch.stack([e[k] for e in examples]) for k in keys if k in examples[0]}
 
 
 def model_config(cfg: TrainConfig, bundle: ModelBundle | None = None) -> Config:
@@ -244,7 +246,8 @@ def _train(cfg: TrainConfig, progress: bool, hooks: TrainHooks | None) -> Path:
     wrapped = DistributedDataParallel(task, find_unused_parameters=True) if env.world > 1 else task
     train_source, val_source = _sources(cfg)
     data = UDFSceneDataset(train_source, cfg.data.sampling, seed=cfg.seed)
-    val = UDFSceneDataset(val_source, cfg.data.sampling, seed=cfg.seed + 1)
+    # Validation scores the scenes as they are: no crops, turns or class weights.
+    val = UDFSceneDataset(val_source, replace(cfg.data.sampling, augment=AugmentConfig()), seed=cfg.seed + 1)
     shard = np.arange(env.rank, len(data), env.world)
     if env.main:
         out.mkdir(parents=True, exist_ok=True)

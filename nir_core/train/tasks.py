@@ -67,10 +67,17 @@ class Task(nn.Module):
         raise NotImplementedError
 
 
-def _semantic_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    if (labels != IGNORE_LABEL).any():
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_LABEL)
-    return logits.sum() * 0.0  # a batch without labelled queries still has a graph
+def _semantic_loss(logits: Tensor, labels: Tensor, weights: Tensor | None = None) -> Tensor:
+    """Cross-entropy over the labelled queries; ``weights`` (same shape as ``labels``, e.g. the batch's
+    ``label_weights``) make it a weighted mean."""
+    if not (labels != IGNORE_LABEL).any():
+        return logits.sum() * 0.0  # a batch without labelled queries still has a graph
+    flat_logits, flat_labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
+    if weights is None:
+        return F.cross_entropy(flat_logits, flat_labels, ignore_index=IGNORE_LABEL)
+    each = F.cross_entropy(flat_logits, flat_labels, ignore_index=IGNORE_LABEL, reduction="none")
+    w = weights.reshape(-1) * (flat_labels != IGNORE_LABEL)
+    return (each * w).sum() / w.sum().clamp_min(1e-12)
 
 
 class GeometryTask(Task):
@@ -93,7 +100,7 @@ class JointTask(Task):
     def forward(self, batch):
         enc = self.model.encode(batch["points"])
         udf = clamped_l1(self.model.udf(enc, batch["queries"]), batch["udf"])
-        sem = _semantic_loss(self.model.semantics(enc, batch["queries"]), batch["labels"])
+        sem = _semantic_loss(self.model.semantics(enc, batch["queries"]), batch["labels"], batch.get("label_weights"))
         loss = uncertainty_weighted_loss({"udf": udf, "semantic": sem}, self.log_vars)
         return loss, {"udf_l1": udf.detach(), "ce": sem.detach()}
 
@@ -104,7 +111,7 @@ class FrozenTask(Task):
     def forward(self, batch):
         with torch.no_grad():
             enc = self.model.encode(batch["points"])
-        sem = _semantic_loss(self.model.semantics(enc, batch["queries"]), batch["labels"])
+        sem = _semantic_loss(self.model.semantics(enc, batch["queries"]), batch["labels"], batch.get("label_weights"))
         return sem, {"ce": sem.detach()}
 
 
@@ -113,7 +120,7 @@ class UnfrozenTask(Task):
 
     def forward(self, batch):
         enc = self.model.encode(batch["points"])
-        sem = _semantic_loss(self.model.semantics(enc, batch["queries"]), batch["labels"])
+        sem = _semantic_loss(self.model.semantics(enc, batch["queries"]), batch["labels"], batch.get("label_weights"))
         return sem, {"ce": sem.detach()}
 
 
@@ -172,7 +179,8 @@ class WholeTask(Task):
             return loss, logs
         above = self.model.contextualise(geometry._replace(features=geometry.features.detach()))
         if self.spec.needs_labels:
-            ce = _semantic_loss(self.model.semantics(above, batch["queries"]), batch["labels"])
+            ce = _semantic_loss(self.model.semantics(above, batch["queries"]), batch["labels"],
+                                batch.get("label_weights"))
             loss, logs["ce"] = loss + ce, ce.detach()
         if self.spec.needs_classes:
             class_ce = F.cross_entropy(self.model.classify(above), batch["class"])
