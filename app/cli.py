@@ -429,11 +429,12 @@ def inspect(path: Path = typer.Argument(..., help="A .nirz file.")):
 
 
 @app.command()
-@config_options(WebConfig, "host", "port", "share", "max_upload_mb", "max_points", param="settings")
+@config_options(WebConfig, "host", "port", "share", "max_upload_mb", "max_points", "torch_threads", param="settings")
 def web(*, settings):
     """Serve the web UI (Gradio): upload a scan, get its labelled reconstruction, download GLB / PLY / report."""
-    from app.web import launch
+    from app.web import launch, server_tuning
 
+    cpu.apply(server_tuning(settings))  # this command is the program: it owns torch's process-wide threads
     launch(settings)
 
 

@@ -93,7 +93,8 @@ def _mean(values: list[float], count: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", type=Path, nargs="+", default=[REPO / "assets" / "models" / "pt-context"])
+    parser.add_argument("--models", type=Path, nargs="*", default=[REPO / "assets" / "models" / "pt-context"],
+                        help="bundles scored on every room (none: only the --finetuned ones, on their test rooms)")
     parser.add_argument("--finetuned", nargs="*", default=[], metavar="FOLD=BUNDLE",
                         help="bundles fine-tuned on a fold's real training rooms, scored on its test rooms only")
     parser.add_argument("--scans", type=int, default=3, help="held-out generated rooms to scan")

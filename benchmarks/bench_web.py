@@ -25,9 +25,10 @@ from pathlib import Path
 
 from results import REPO, Experiment, Table
 
-from app.web import WebConfig, build_ui, bundled_models
+from app.web import WebConfig, build_ui, bundled_models, server_tuning
 from app.web.browser import compare_in_browser, reconstruct_in_browser
 from app.web.reconstruct import Models, run_reconstruction
+from nir_core import cpu
 from nir_core.protocol import RESOLUTION
 
 ROOM = REPO.parent / "shared" / "data" / "scannet_scene0000_00_fullres" / "scene0000_00_vert_all.npy"
@@ -64,6 +65,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="nir-web-bench-"))
     scan = args.input or real_room(work)
     cfg = WebConfig(work_root=work / "ui", port=port, default_resolution=args.resolution)
+    cpu.apply(server_tuning(cfg))  # as `nir-studio web` does
     ui = build_ui(cfg)
     ui.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{port}/"

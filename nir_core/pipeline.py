@@ -168,6 +168,11 @@ class PipelineConfig(Config):
     """Without a model: the exact distance to the input's faces when it has them, else to its points."""
     num_input: int = bounded(INPUT_POINTS, 4)
     """Points drawn from the scan and encoded (area-uniform on a mesh, a random subset of a point scan)."""
+    draws: int = bounded(8, 1)
+    """A point scan with more than ``num_input`` points is encoded in up to this many disjoint draws of ``num_input``
+    points, each as a whole scene at the density the encoder was trained on; the heads answer from the nearest
+    encoded points of all draws, so a dense scan's detail reaches the mesh (1: ``num_input`` points only, the
+    thesis's protocol)."""
     seed: int = bounded(0, 0)
     """Seeds the draw of the encoded points."""
     labels: bool | None = None
@@ -248,7 +253,7 @@ class Pipeline:
             unit = scan.normalised()
         if self.model is None:
             with stage("field"):
-                field_, points = self._exact_field(unit), None
+                field_ = self._exact_field(unit)
             with stage("extract"):
                 mesh, extra = self._extract_exact(field_)
             report = {"field": type(field_).__name__, **extra, "notes": []}
@@ -258,17 +263,17 @@ class Pipeline:
                                        "borders by about the point spacing")
         else:
             with stage("encode"):
-                field_, points = self._encode(unit)
-                level = self._surface_level(field_, points)
+                field_, draws = self._encode(unit)
+                level = self._surface_level(field_, draws[0])
             refined = None
             if self.cfg.refine_steps:
                 # The refined field is meshed at the trained one's level: fitted to the scan, it nears 0 at the
                 # points but not between sparse ones, and a lower level would open holes there.
                 with stage("refine"):
-                    field_, refined = self._refine(unit, points)
+                    field_, refined = self._refine(unit, draws)
             with stage("extract"):
                 mesh, extra = self._extract_model(field_, level)
-            report = extra
+            report = {**extra, "encoded_points": int(sum(len(d) for d in draws))}
             if refined is not None:
                 report["refine"] = refined
         degenerate = report["extraction"].get("degenerate_queries", 0)
@@ -324,26 +329,32 @@ class Pipeline:
             mesh, extra = epsilon_level_set(field_, self.cfg.resolution, counter=counter), {}
         return mesh, {"extraction": {**extra, "queries": counter.queries, "degenerate_queries": counter.degenerate}}
 
-    def _encode(self, unit: Scan):
+    def _encode(self, unit: Scan) -> tuple[object, list[np.ndarray]]:
+        """The model's field of ``unit`` and the draws of points it encoded (the first is ``num_input`` points; a
+        point scan with more points gives more draws, up to ``draws``; a mesh gives one)."""
         import torch
 
         from .data.sampling import sample_surface
 
-        points, _, _ = sample_surface(unit, self.cfg.num_input, self.cfg.seed)
+        n = self.cfg.num_input
+        count = 1 if unit.has_faces else min(self.cfg.draws, max(1, len(unit.points) // n))
+        points, _, _ = sample_surface(unit, n * count, self.cfg.seed)
+        draws = [np.ascontiguousarray(points[i * n:(i + 1) * n], dtype=np.float32) for i in range(count)]
         model = self.model.model
         model.eval()
-        return model.field(torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32))), points
+        return model.field([torch.from_numpy(d) for d in draws]), draws
 
-    def _refine(self, unit: Scan, points: np.ndarray) -> tuple[object, dict]:
+    def _refine(self, unit: Scan, draws: list[np.ndarray]) -> tuple[object, dict]:
         """The field of a copy of the model fitted to ``unit`` (:func:`~nir_core.test_time.refine_to_scan`)."""
         import torch
 
         from .test_time import RefineConfig, refine_to_scan
 
         cfg = RefineConfig(steps=self.cfg.refine_steps, seconds=self.cfg.refine_seconds, seed=self.cfg.seed)
-        fitted, report = refine_to_scan(self.model.model, torch.from_numpy(points.astype(np.float32)), unit, cfg,
+        encoded = [torch.from_numpy(d) for d in draws]
+        fitted, report = refine_to_scan(self.model.model, encoded, unit, cfg,
                                         lambda done, total, loss: self.on_progress("refine", done, total))
-        return fitted.field(torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32))), report.to_json()
+        return fitted.field(encoded), report.to_json()
 
     @staticmethod
     def _surface_level(field_, points: np.ndarray) -> float:

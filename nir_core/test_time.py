@@ -5,14 +5,15 @@ encoding of those points and fits the chosen parts (the UDF head by default) to 
 built from all of its points (disks at the points, :class:`~nir_core.data.ground_truth.SurfelsField`; the exact
 distance for a mesh), for a number of steps or seconds. It is a per-scan optimisation in the manner of NDF's and
 Neural-Pull's test-time fits, started from the trained network instead of from scratch, so a few seconds already
-help. The fitted copy is returned; the loaded model is not changed.
+help. A share of the scan's points is held out: the fit keeps the head that matched the whole scan best around them,
+and stops when that no longer improves. The fitted copy is returned; the loaded model is not changed.
 """
 from __future__ import annotations
 
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -47,8 +48,16 @@ class RefineConfig(Config):
     empty space, and it stops completing it."""
     ratios: tuple[float, ...] = (1.0,)
     """Share of those queries drawn with each sigma."""
+    holdout: float = bounded(0.1, 0.0, 0.5)
+    """Share of a point scan's points kept out of the fit to check it: every ``check_every`` steps the loss at
+    queries around them (targets from the whole scan) is measured, and the head at its best check is kept. A fit
+    that opens holes between the points it was given shows there first. 0: no check, the last step is kept."""
+    check_every: int = bounded(25, 1)
+    """Steps between two checks on the held-out points."""
+    patience: int = bounded(4, 1)
+    """Checks without improvement after which the fit stops."""
     seed: int = bounded(0, 0)
-    """Seeds the pool and the batches."""
+    """Seeds the pool, the held-out points and the batches."""
 
     def __post_init__(self):
         unknown = [p for p in self.parts if p not in FITTABLE_PARTS]
@@ -77,10 +86,20 @@ class RefineReport:
     """Parts fitted."""
     scan_points: int
     """Points of the scan whose distance field supervised the fit."""
+    check_first: float | None = None
+    """Loss around the held-out points before the fit (None without a check)."""
+    check_best: float | None = None
+    """Its lowest value, at ``best_step``, whose head was kept."""
+    best_step: int | None = None
+    """The step whose head was kept (0: the trained one)."""
+    stopped: str = "steps"
+    """Why the fit ended: ``steps``, ``seconds`` or ``patience`` (no better check for ``patience`` checks)."""
 
     def to_json(self) -> dict:
         return {"steps": self.steps, "seconds": round(self.seconds, 3), "loss_first": self.loss_first,
-                "loss_last": self.loss_last, "parts": list(self.parts), "scan_points": self.scan_points}
+                "loss_last": self.loss_last, "parts": list(self.parts), "scan_points": self.scan_points,
+                "check_first": self.check_first, "check_best": self.check_best, "best_step": self.best_step,
+                "stopped": self.stopped}
 
 
 def check_refinable(model, where: str) -> None:
@@ -94,15 +113,17 @@ def check_refinable(model, where: str) -> None:
                              "(drop --refine)")
 
 
-def refine_to_scan(model, encoded: torch.Tensor, unit, cfg: RefineConfig,
+def refine_to_scan(model, encoded: torch.Tensor | list[torch.Tensor], unit, cfg: RefineConfig,
                    on_progress: Callable[[int, int, float], None] | None = None):
     """Fits a copy of ``model`` to the distance field of the normalised scan ``unit``.
 
     Parameters
     ----------
     model: an :class:`~nir_core.models.base.ImplicitModel` with a ``udf`` part.
-    encoded: (N, 3) float32 unit-cube points the model encodes (the same ones the field will be built from).
-    unit: the normalised :class:`~nir_core.data.scan.Scan`; all of its points (or its mesh) supervise the fit.
+    encoded: (N, 3) float32 unit-cube points the model encodes, or a list of draws of them (as
+        :meth:`~nir_core.models.base.ImplicitModel.field` takes them; the same the field will be built from).
+    unit: the normalised :class:`~nir_core.data.scan.Scan`; its points (but ``cfg.holdout`` of them, which check
+        the fit) or its mesh supervise the fit.
     cfg: steps, time limit, parts, learning rate, batch sizes.
     on_progress: called as ``(step, total steps, loss)`` after each step.
 
@@ -122,23 +143,45 @@ def refine_to_scan(model, encoded: torch.Tensor, unit, cfg: RefineConfig,
     params = fitted.part_parameters(cfg.parts)
     for p in params:
         p.requires_grad_(True)
-    target_field = field_from_scan(unit)
     rng = np.random.default_rng(cfg.seed)
-    surface = sample_surface(unit.mesh, cfg.pool, rng)[0] if unit.has_faces else unit.points
-    queries = sample_queries(surface, SamplingConfig(num_queries=cfg.pool, sigmas=cfg.sigmas, ratios=cfg.ratios), rng)
-    targets, _, _ = target_field.query_np(queries, grad=False)
+    near = SamplingConfig(num_queries=cfg.pool, sigmas=cfg.sigmas, ratios=cfg.ratios)
+    held = np.zeros(len(unit.points), dtype=bool)
+    if not unit.has_faces and cfg.holdout > 0:
+        held = rng.random(len(unit.points)) < cfg.holdout
+    fit_scan = unit.subset(np.flatnonzero(~held)) if held.any() else unit
+    fit_field = field_from_scan(fit_scan)
+    surface = sample_surface(unit.mesh, cfg.pool, rng)[0] if unit.has_faces else fit_scan.points
+    queries = sample_queries(surface, near, rng)
+    targets, _, _ = fit_field.query_np(queries, grad=False)
     queries_t, targets_t = torch.from_numpy(queries), torch.from_numpy(np.asarray(targets, np.float32))
-    points = torch.as_tensor(encoded, dtype=torch.float32)[None]
+    draws = [torch.as_tensor(d, dtype=torch.float32)[None] for d in (encoded if isinstance(encoded, list) else [encoded])]
+    encode = lambda: fitted.encode(draws[0]) if len(draws) == 1 else fitted.encode_draws(draws)
     refit_encoder = "encoder" in cfg.parts
     with torch.no_grad():
-        encoding = fitted.encode(points)
+        encoding = encode()
+    check = None
+    if held.any():
+        check_q = sample_queries(unit.points[held], replace(near, num_queries=CHECK_QUERIES), rng)
+        check_t = torch.from_numpy(np.asarray(field_from_scan(unit).query_np(check_q, grad=False)[0], np.float32))
+        check_q = torch.from_numpy(check_q)
+
+        def check() -> float:
+            with torch.no_grad():
+                enc = encode() if refit_encoder else encoding
+                return float(clamped_l1(fitted.udf(enc, check_q[None])[0], check_t))
+
     optimiser = torch.optim.Adam(params, lr=cfg.lr)
     losses = []
-    step = 0
-    while step < cfg.steps and not (cfg.seconds and time.perf_counter() - start >= cfg.seconds):
+    step, stopped = 0, "steps"
+    check_first = best = check() if check else None
+    best_step, best_state, waited = 0, _state(fitted, cfg.parts), 0
+    while step < cfg.steps:
+        if cfg.seconds and time.perf_counter() - start >= cfg.seconds:
+            stopped = "seconds"
+            break
         pick = torch.from_numpy(rng.integers(0, len(queries_t), size=min(cfg.queries_per_step, len(queries_t))))
         if refit_encoder:
-            encoding = fitted.encode(points)
+            encoding = encode()
         loss = clamped_l1(fitted.udf(encoding, queries_t[pick][None])[0], targets_t[pick])
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -147,8 +190,33 @@ def refine_to_scan(model, encoded: torch.Tensor, unit, cfg: RefineConfig,
         step += 1
         if on_progress is not None:
             on_progress(step, cfg.steps, losses[-1])
+        if check and step % cfg.check_every == 0:
+            now = check()
+            if now < best:
+                best, best_step, best_state, waited = now, step, _state(fitted, cfg.parts), 0
+            else:
+                waited += 1
+                if waited >= cfg.patience:
+                    stopped = "patience"
+                    break
+    if check:
+        now = check()  # the last steps since the last check
+        if now < best:
+            best, best_step, best_state = now, step, _state(fitted, cfg.parts)
+        fitted.load_state_dict(best_state, strict=False)
     for p in fitted.parameters():
         p.requires_grad_(False)
     report = RefineReport(step, time.perf_counter() - start, losses[0] if losses else float("nan"),
-                          losses[-1] if losses else float("nan"), tuple(cfg.parts), len(unit.points))
+                          losses[-1] if losses else float("nan"), tuple(cfg.parts), len(unit.points),
+                          check_first, best, best_step if check else None, stopped)
     return fitted, report
+
+
+CHECK_QUERIES = 8192
+"""Queries around the held-out points at each check."""
+
+
+def _state(model, parts: tuple[str, ...]) -> dict:
+    """A detached copy of the named parts' weights, keyed as in the model's state dict."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()
+            if any(k.startswith(f"parts.{name}.") for name in parts)}

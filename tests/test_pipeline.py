@@ -118,3 +118,24 @@ def test_reconstructions_of_the_bundled_samples_are_manifold_with_one_winding_pe
     assert stats["non_manifold_edges"] == 0 and stats["inconsistent_edges"] == 0
     assert report["cleanup"]["after"] == {k: stats[k] for k in report["cleanup"]["after"]}
     assert "two closest to parallel" in report["cleanup"]["rule"]
+
+
+def test_a_dense_scan_is_encoded_in_several_draws_and_answered_from_all():
+    import torch
+
+    from nir_core.models.point_udf import PointUDFConfig, PointUDFModel
+
+    torch.manual_seed(0)
+    model = PointUDFModel(PointUDFConfig.from_json({
+        "encoder": {"channels": [8, 16], "blocks": [1, 1], "k": 8, "k_first": 4, "share_planes": 4, "out_features": 8},
+        "udf": {"hidden": [16], "pool": {"k": 4, "position_features": 8, "score_hidden": 8}}, "num_classes": 0})).eval()
+    scan = load(shared_file("scannet_votenet_50k", "scene0004_00_vert.npy"))
+    cfg = dict(resolution=32, num_input=2000, labels=False, score=False)
+    report = Pipeline(PipelineConfig(**cfg, draws=3), model).run(scan).report
+    assert report["encoded_points"] == 6000
+    assert Pipeline(PipelineConfig(**cfg, draws=1), model).run(scan).report["encoded_points"] == 2000
+    # Draws are encoded one by one and joined; a single draw is the plain encoding.
+    draws = [torch.rand(500, 3) - 0.5, torch.rand(700, 3) - 0.5]
+    joined = model.field(draws).encoding
+    assert joined.points.shape == (1, 1200, 3) and joined.features.shape[1] == 1200
+    assert torch.equal(joined.features[:, :500], model.field(draws[0]).encoding.features)

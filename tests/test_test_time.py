@@ -50,6 +50,7 @@ def test_refinement_fits_the_scan_and_leaves_the_model_alone(room):
     cfg = RefineConfig(steps=30, lr=1e-3, queries_per_step=4096, pool=20_000)
     fitted, report = refine_to_scan(model, encoded, room, cfg)
     assert report.steps == 30 and report.scan_points == 4000 and report.parts == ("udf",)
+    assert report.check_best <= report.check_first and 0 <= report.best_step <= 30
     assert _error_near_the_scan(fitted, encoded, room) < 0.8 * _error_near_the_scan(model, encoded, room)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the loaded model is untouched
     changed = {k for k, v in fitted.state_dict().items() if not torch.equal(before[k], v)}
@@ -57,10 +58,15 @@ def test_refinement_fits_the_scan_and_leaves_the_model_alone(room):
     assert not any(p.requires_grad for p in fitted.parameters()) and not fitted.training
 
 
-def test_refinement_stops_at_its_time_limit(room):
+def test_refinement_stops_at_its_time_limit_or_when_the_check_stops_improving(room):
     encoded = torch.from_numpy(room.points[:1000].astype(np.float32))
-    _, report = refine_to_scan(_model(), encoded, room, RefineConfig(steps=10**6, seconds=0.5, pool=5_000))
-    assert 0 < report.steps < 10**6 and report.seconds < 5
+    _, report = refine_to_scan(_model(), encoded, room, RefineConfig(steps=10**6, seconds=0.5, pool=5_000, holdout=0))
+    assert 0 < report.steps < 10**6 and report.seconds < 5 and report.stopped == "seconds"
+    assert report.check_first is None and report.best_step is None
+    # A head that does not move (learning rate 0) never improves its check: the fit stops after `patience` checks.
+    _, report = refine_to_scan(_model(), encoded, room, RefineConfig(steps=10**6, lr=0.0, pool=5_000, check_every=2,
+                                                                     patience=2))
+    assert report.stopped == "patience" and report.steps == 4 and report.best_step == 0
 
 
 def test_pipeline_refines_when_asked_and_reports_it(room):

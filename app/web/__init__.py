@@ -39,6 +39,11 @@ class WebConfig:
     GPU renders a few hundred thousand faces slowly."""
     preview_points: int = bounded(12_000, 100)
     """Input points the browser shows (each drawn as an 8-face octahedron)."""
+    torch_threads: int = bounded(1, 0)
+    """Torch threads of the server's jobs (0: torch's default, one per core). A browser without a GPU draws the page
+    on the same cores while a job runs, and torch's threads wait for each other by spinning, so two threads on two
+    shared cores run several times slower than one; ``NIR_STUDIO_THREADS``, when set, wins. Applied by the program
+    that serves (:func:`server_tuning`), never by the UI code."""
     max_queue: int = bounded(16, 1)
     """Jobs waiting at most; more get a "busy" message instead of exhausting memory."""
     work_root: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "nir-studio-web")
@@ -122,6 +127,19 @@ def bundled_models() -> dict[str, Path]:
         if (folder / "config.json").exists() and folder != default_model():
             found[folder.name] = folder
     return found
+
+
+def server_tuning(cfg: WebConfig, environ=None):
+    """The :class:`~nir_core.cpu.CpuTuning` a program serving the UI applies: ``NIR_STUDIO_THREADS`` when set, else
+    ``cfg.torch_threads``."""
+    import os
+
+    from nir_core import cpu
+
+    env = os.environ if environ is None else environ
+    if env.get(cpu.ENV_THREADS, "").strip():
+        return cpu.CpuTuning.from_env(env)
+    return cpu.CpuTuning(intra_op_threads=cfg.torch_threads)
 
 
 def launch(cfg: WebConfig) -> None:

@@ -33,6 +33,12 @@ class ImplicitModel(nn.Module):
         """queries: (B, M, 3) -> (B, M) unsigned distances >= 0."""
         raise NotImplementedError
 
+    def encode_draws(self, draws: list[Tensor]) -> Any:
+        """Several draws of one scene's points, each (1, N_i, 3) -> one encoding of the scene that answers from all
+        of them. By default the draws are encoded together as one point cloud (a voxel grid takes any number of
+        points); point encoders override it."""
+        return self.encode(torch.cat(draws, dim=1))
+
     def semantics(self, encoding: Any, queries: Tensor) -> Tensor:
         """queries: (B, M, 3) -> (B, M, C) class logits."""
         raise NotImplementedError(f"{type(self).__name__} has no semantic head")
@@ -44,9 +50,19 @@ class ImplicitModel(nn.Module):
             raise ValueError(f"{type(self).__name__} has no part(s) {missing}; it has {list(self.parts)}")
         return [p for n in names for p in self.parts[n].parameters()]
 
-    def field(self, points: Tensor, chunk: int = 65_536) -> SceneField:
-        """The :class:`~nir_core.field.Field` of one scene: points (N, 3) -> encode once, then answer queries."""
+    def field(self, points: Tensor | list[Tensor], chunk: int = 65_536) -> SceneField:
+        """The :class:`~nir_core.field.Field` of one scene: points (N, 3), or a list of draws of them (each
+        (N_i, 3), see :meth:`encode_draws`) -> encode once, then answer queries."""
         return SceneField(self, points, chunk)
+
+
+def _one_scene(points) -> Tensor:
+    points = torch.as_tensor(points)
+    if points.ndim == 2:
+        points = points.unsqueeze(0)
+    if points.ndim != 3 or points.shape[0] != 1 or points.shape[-1] != 3:
+        raise ValueError(f"a field encodes one scene: points must be (N, 3) or (1, N, 3), got {tuple(points.shape)}")
+    return points
 
 
 class SceneField(TorchField):
@@ -59,16 +75,15 @@ class SceneField(TorchField):
     Parameters
     ----------
     model: the network.
-    points: (N, 3) or (1, N, 3) unit-cube points of one scene.
+    points: (N, 3) or (1, N, 3) unit-cube points of one scene, or a list of draws of them (each (N_i, 3) or
+        (1, N_i, 3)), encoded by :meth:`ImplicitModel.encode_draws`.
     chunk: queries per decoder call.
     """
 
-    def __init__(self, model: ImplicitModel, points: Tensor, chunk: int = 65_536):
-        points = torch.as_tensor(points)
-        if points.ndim == 2:
-            points = points.unsqueeze(0)
-        if points.ndim != 3 or points.shape[0] != 1 or points.shape[-1] != 3:
-            raise ValueError(f"a field encodes one scene: points must be (N, 3) or (1, N, 3), got {tuple(points.shape)}")
+    def __init__(self, model: ImplicitModel, points: Tensor | list[Tensor], chunk: int = 65_536):
+        draws = [_one_scene(p) for p in (points if isinstance(points, (list, tuple)) else [points])]
+        if not draws:
+            raise ValueError("a field needs at least one draw of points")
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
         self.model, self.chunk = model, int(chunk)
@@ -79,7 +94,8 @@ class SceneField(TorchField):
         try:
             model.eval()
             with torch.no_grad():
-                self.encoding = model.encode(points.to(self.device, self.dtype))
+                draws = [d.to(self.device, self.dtype) for d in draws]
+                self.encoding = model.encode(draws[0]) if len(draws) == 1 else model.encode_draws(draws)
         finally:
             model.train(was_training)
 

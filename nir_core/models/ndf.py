@@ -415,9 +415,10 @@ class NDFModel(ImplicitModel):
         """(B, N, 3) point clouds and (B, M, 3) queries -> (B, M) unsigned distances >= 0."""
         return self.decode(self.encode(points), queries)
 
-    def field(self, points: Tensor, batch_size: int = DEFAULT_QUERY_CHUNK) -> SceneField:
+    def field(self, points: Tensor | list[Tensor], batch_size: int = DEFAULT_QUERY_CHUNK) -> SceneField:
         """The :class:`~nir_core.field.Field` of one scene (see :class:`~nir_core.models.base.SceneField`):
-        points (N, 3) or (1, N, 3); ``batch_size`` queries per decoder call."""
+        points (N, 3) or (1, N, 3), or a list of draws (voxelised together); ``batch_size`` queries per decoder
+        call."""
         return SceneField(self, points, batch_size)
 
     def num_parameters(self) -> int:

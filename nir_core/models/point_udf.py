@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import torch
 from torch import Tensor, nn
 
 from ..config import Config
@@ -91,6 +92,14 @@ class PointUDFModel(ImplicitModel):
     def encode(self, points: Tensor) -> Encoding:
         """points (B, N, 3) -> their encodings E_g (and context features when the model has a contextualiser)."""
         return self.contextualise(self.encode_geometry(points))
+
+    def encode_draws(self, draws: list[Tensor]) -> Encoding:
+        """Each draw (1, N_i, 3) encoded on its own, as the encoder was trained (a whole scene at its training
+        density), then joined: the heads pool each query's nearest encoded points from all draws, so a scan denser
+        than one draw shapes the field with all of its drawn points."""
+        parts = [self.encode(d) for d in draws]
+        join = lambda name: torch.cat([getattr(p, name) for p in parts], dim=1)
+        return Encoding(join("points"), join("features"), None if parts[0].context is None else join("context"))
 
     def encode_geometry(self, points: Tensor) -> Encoding:
         """points (B, N, 3) -> their encodings E_g alone."""

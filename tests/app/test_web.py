@@ -153,3 +153,11 @@ def test_compare_job_float_against_a_quantised_variant(tmp_path, models):
     bad.write_bytes(b"PK")
     with pytest.raises(ValueError, match="upload a compressed model"):
         run_comparison(cfg, models, mesh_sample, name, "kmeans", 3, bad, 32, True, tmp_path)
+
+
+def test_the_server_runs_torch_on_one_thread_unless_told_otherwise():
+    from app.web import server_tuning
+
+    assert server_tuning(WebConfig(), environ={}).intra_op_threads == 1
+    assert server_tuning(WebConfig(torch_threads=0), environ={}).intra_op_threads == 0
+    assert server_tuning(WebConfig(), environ={"NIR_STUDIO_THREADS": "2"}).intra_op_threads == 2

@@ -1,4 +1,4 @@
-"""Test-time refinement on real and generated rooms: geometry against screened Poisson, gain against time spent.
+"""Geometry on real scans: against screened Poisson, with test-time refinement, and from more of a dense scan.
 
 Real rooms: ScanNet scene0000_00 at full resolution and scenes 0001-0009 (50k points each) from ../shared/data; each
 is normalised, 10,000 of its points are the input (what the pipeline encodes, and the scan the refinement fits), and
@@ -6,10 +6,11 @@ all of its points are the ground truth. Generated rooms: held-out rooms, 10,000 
 input, 100k as the ground truth. Methods: the default model at 256³ without refinement and with the refinement
 stopped after a number of seconds (``reconstruct --refine-seconds``), and screened Poisson (depth 9, 2% density
 trim, as in bench_reconstruct) on the same 10,000 points. Metrics as in bench_reconstruct (CD-L1 x1e2 with
-accuracy / completeness, F1 at δ = 0.005 and 2δ). A second table gives the refinement more of the scan than the
-encoder sees (scene0000_00: 10k encoded, the fit on 20k, 40k or all points).
+accuracy / completeness, F1 at δ = 0.005 and 2δ). Dense scans: each real room given whole (scene0000_00: 81k points,
+the others 50k), encoded in disjoint draws of 10,000 points (``PipelineConfig.draws``: 2, 4, 8 on scene0000_00;
+every draw the room allows on the others), against the same ground truth.
 
-Run: ``.venv/bin/python benchmarks/bench_refine.py [--seconds 30] [--sweep 15,60,120] [--carry]``
+Run: ``.venv/bin/python benchmarks/bench_scans.py [--seconds 30] [--sweep 15,60,120] [--carry]``
 """
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ FULLRES = SHARED / "scannet_scene0000_00_fullres"
 REAL_50K = [SHARED / "scannet_votenet_50k" / f"scene000{i}_00_vert.npy" for i in range(1, 10)]
 SWEEP_SCENES = ("ScanNet scene0000_00", "ScanNet scene0005_00", f"generated room {HELD_OUT_SEED}")
 """Scenes that get the whole time sweep (the others: no refinement and the default time)."""
-POINTS_USED = (20_000, 40_000, None)
-"""Points the refinement fits on scene0000_00 (None: all of them)."""
+DRAWS_SWEEP = (2, 4)
+"""Draws of 10,000 points encoded from the whole of the sweep rooms, besides all the draws a room allows."""
 
 
 def scenes(cfg: EvalConfig, generated: int):
@@ -47,14 +48,15 @@ def scenes(cfg: EvalConfig, generated: int):
         yield prepare(generate_room(HELD_OUT_SEED + i).to_scan(), f"generated room {HELD_OUT_SEED + i}", cfg)
 
 
-def run_model(model, scene, cfg: EvalConfig, seconds: float, scan: Scan | None = None) -> dict:
+def run_model(model, scene, cfg: EvalConfig, seconds: float, scan: Scan | None = None, draws: int = 1) -> dict:
     pipe = PipelineConfig(resolution=cfg.resolution, num_input=cfg.num_input, labels=False, score=False,
-                          refine_steps=1_000_000 if seconds else 0, refine_seconds=seconds)
+                          refine_steps=1_000_000 if seconds else 0, refine_seconds=seconds, draws=draws)
     start = time.perf_counter()
     run = Pipeline(pipe, model).run(scan if scan is not None else Scan(points=scene.input_points))
     total = time.perf_counter() - start
     metrics, _ = score_mesh(run.mesh, scene, cfg)
-    return {**metrics, "seconds": total, "refine": run.report.get("refine")}
+    return {**metrics, "seconds": total, "refine": run.report.get("refine"),
+            "encoded_points": run.report["encoded_points"]}
 
 
 def wins(rows: list[dict]) -> Table:
@@ -67,7 +69,7 @@ def wins(rows: list[dict]) -> Table:
     for scene, methods in by_scene.items():
         base = methods.get("screened Poisson")
         for method, r in methods.items():
-            if base is None or method == "screened Poisson" or " on " in method:
+            if base is None or not method.startswith("refine"):
                 continue
             c = counts.setdefault(method, [0, 0, 0, 0])
             real = scene.startswith("ScanNet")
@@ -89,9 +91,9 @@ def main() -> None:
     parser.add_argument("--carry", action="store_true", help="keep the rows the last run measured")
     args = parser.parse_args()
     model = load_model(args.model)
-    exp = Experiment(name="refine", title="Test-time refinement against screened Poisson (refine)",
+    exp = Experiment(name="scans", title="Geometry on real scans: Poisson, refinement, dense scans (scans)",
                      description=__doc__.split("\n\nRun:")[0])
-    done = carried_rows("refine", args, ("model", "resolution")) if args.carry else {}
+    done = carried_rows("scans", args, ("model", "resolution")) if args.carry else {}
     cfg = EvalConfig(resolution=args.resolution)
     sweep = [float(s) for s in args.sweep.split(",") if s]
     rows: list[dict] = []
@@ -114,21 +116,22 @@ def main() -> None:
         times = [0.0, args.seconds] + (sweep if scene.name in SWEEP_SCENES else [])
         for seconds in sorted(set(times)):
             measure(f"{scene.name} | refine {seconds:g} s", lambda s=seconds, scene=scene: run_model(model, scene, cfg, s))
-        if scene.name == "ScanNet scene0000_00":
-            for used in POINTS_USED:
-                n = len(scene.gt_points) if used is None else used
-                pick = np.random.default_rng(1).permutation(len(scene.gt_points))[:n]
-                points = scene.gt_points[pick].astype(np.float32)  # the pipeline encodes 10k of them
-                measure(f"{scene.name} | refine {args.seconds:g} s on {n:,} points",
-                        lambda p=points, scene=scene: run_model(model, scene, cfg, args.seconds, Scan(points=p)))
+        if scene.name.startswith("ScanNet"):
+            whole = Scan(points=scene.gt_points.astype(np.float32))
+            most = len(whole.points) // cfg.num_input
+            counts = [d for d in DRAWS_SWEEP if d < most] if scene.name in SWEEP_SCENES else []
+            for draws in [*counts, most]:
+                measure(f"{scene.name} | whole scan, {draws} draws",
+                        lambda d=draws, scene=scene, whole=whole: run_model(model, scene, cfg, 0.0, whole, d))
     table = Table(["scene", "method", "CD-L1", "accuracy / completeness", "F1-δ", "precision / recall at δ", "F1-2δ",
-                   "refine steps", "time (s)"])
+                   "encoded points", "refine steps", "time (s)"])
     for r in rows:
         scene, method = r["row"].split(" | ")
         steps = r.get("refine", {}) or {}
         table.rows.append([scene, method, f"{r['cd_l1'] * 1e2:.4f}",
                            f"{r['accuracy'] * 1e2:.4f} / {r['completeness'] * 1e2:.4f}", f"{r['f1_delta']:.4f}",
                            f"{r['precision']:.3f} / {r['recall']:.3f}", f"{r['f1_2delta']:.4f}",
+                           f"{r['encoded_points']:,}" if "encoded_points" in r else "-",
                            str(steps.get("steps", "-")), f"{r['seconds']:.1f}"])
     exp.tables["Geometry against screened Poisson"] = table
     exp.tables["Rooms where the model beats Poisson on both F1-δ and CD-L1"] = wins(rows)
