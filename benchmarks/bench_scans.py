@@ -50,7 +50,7 @@ def scenes(cfg: EvalConfig, generated: int):
 
 def run_model(model, scene, cfg: EvalConfig, seconds: float, scan: Scan | None = None, draws: int = 1) -> dict:
     pipe = PipelineConfig(resolution=cfg.resolution, num_input=cfg.num_input, labels=False, score=False,
-                          refine_steps=1_000_000 if seconds else 0, refine_seconds=seconds, draws=draws)
+                          refine_seconds=seconds, draws=draws)
     start = time.perf_counter()
     run = Pipeline(pipe, model).run(scan if scan is not None else Scan(points=scene.input_points))
     total = time.perf_counter() - start

@@ -40,7 +40,7 @@ METHODS = ("udf-mc", "dense-points", "epsilon")
 that inflates and doubles surfaces). A model's field is always meshed with ``udf-mc``."""
 STAGES = ("normalise", "encode", "refine", "field", "extract", "cleanup", "label", "score")
 """Stage names, in order, as :class:`Pipeline` announces them; ``encode`` runs with a model, ``refine`` when asked
-(``refine_steps``), ``field`` without a model, ``label`` when labelling and ``score`` when the input has faces to
+(``refine_steps`` or ``refine_seconds``), ``field`` without a model, ``label`` when labelling and ``score`` when the input has faces to
 score against."""
 
 
@@ -180,10 +180,10 @@ class PipelineConfig(Config):
     score: bool = True
     """Score the mesh against the input's own surface when the input has faces (``metrics_vs_input_mesh``)."""
     refine_steps: int = bounded(0, 0)
-    """Test-time refinement: fit the model's UDF head to the whole scan's own distance field for this many steps
-    before meshing (:mod:`~nir_core.test_time`; 0: off). Needs a model."""
+    """Test-time refinement: fit the model's UDF head to the whole scan's own distance field for at most this many
+    steps before meshing (:mod:`~nir_core.test_time`). Needs a model. Off while both refinement limits are 0."""
     refine_seconds: float = bounded(0.0, 0.0)
-    """Stop the refinement after this much wall time even if steps remain (0: no limit)."""
+    """Test-time refinement for at most this many seconds (0: no time limit)."""
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -230,7 +230,8 @@ class Pipeline:
         self.on_stage = on_stage or (lambda name: None)
         self.on_progress = on_progress or (lambda stage, done, total: None)
         self.labels = self._wants_labels()
-        if self.cfg.refine_steps:
+        self.refines = self.cfg.refine_steps > 0 or self.cfg.refine_seconds > 0
+        if self.refines:
             from .test_time import check_refinable
 
             check_refinable(None if self.model is None else self.model.model,
@@ -266,7 +267,7 @@ class Pipeline:
                 field_, draws = self._encode(unit)
                 level = self._surface_level(field_, draws[0])
             refined = None
-            if self.cfg.refine_steps:
+            if self.refines:
                 # The refined field is meshed at the trained one's level: fitted to the scan, it nears 0 at the
                 # points but not between sparse ones, and a lower level would open holes there.
                 with stage("refine"):

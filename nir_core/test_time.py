@@ -31,9 +31,9 @@ class RefineConfig(Config):
     """Settings of :func:`refine_to_scan`."""
 
     steps: int = bounded(0, 0)
-    """Optimiser steps (0: no refinement)."""
+    """Optimiser steps at most (0: no step limit, when ``seconds`` is set)."""
     seconds: float = bounded(0.0, 0.0)
-    """Stop after this much wall time even if steps remain (0: no time limit)."""
+    """Wall time at most (0: no time limit). Refinement runs when either limit is set."""
     parts: tuple[str, ...] = ("udf",)
     """Parts fitted (:data:`FITTABLE_PARTS`); the others stay as trained."""
     lr: float = bounded(1e-4, 0.0)
@@ -67,7 +67,7 @@ class RefineConfig(Config):
 
     @property
     def active(self) -> bool:
-        return self.steps > 0
+        return self.steps > 0 or self.seconds > 0
 
 
 @dataclass
@@ -124,17 +124,17 @@ def refine_to_scan(model, encoded: torch.Tensor | list[torch.Tensor], unit, cfg:
         :meth:`~nir_core.models.base.ImplicitModel.field` takes them; the same the field will be built from).
     unit: the normalised :class:`~nir_core.data.scan.Scan`; its points (but ``cfg.holdout`` of them, which check
         the fit) or its mesh supervise the fit.
-    cfg: steps, time limit, parts, learning rate, batch sizes.
-    on_progress: called as ``(step, total steps, loss)`` after each step.
+    cfg: steps, time limit (at least one must be set), parts, learning rate, batch sizes.
+    on_progress: called as ``(step, total steps or None without a step limit, loss)`` after each step.
 
     Returns
     -------
     (the fitted copy in eval mode, a :class:`RefineReport`).
     """
-    from .data.ground_truth import field_from_scan
-    from .data.sampling import SamplingConfig, sample_queries, sample_surface
     from .models.decoders.losses import clamped_l1
 
+    if not cfg.active:
+        raise ValueError("refinement needs a step limit, a time limit or both")
     start = time.perf_counter()
     fitted = copy.deepcopy(model)
     fitted.eval()  # batch norm keeps its running statistics: one scan is not a batch
@@ -144,27 +144,14 @@ def refine_to_scan(model, encoded: torch.Tensor | list[torch.Tensor], unit, cfg:
     for p in params:
         p.requires_grad_(True)
     rng = np.random.default_rng(cfg.seed)
-    near = SamplingConfig(num_queries=cfg.pool, sigmas=cfg.sigmas, ratios=cfg.ratios)
-    held = np.zeros(len(unit.points), dtype=bool)
-    if not unit.has_faces and cfg.holdout > 0:
-        held = rng.random(len(unit.points)) < cfg.holdout
-    fit_scan = unit.subset(np.flatnonzero(~held)) if held.any() else unit
-    fit_field = field_from_scan(fit_scan)
-    surface = sample_surface(unit.mesh, cfg.pool, rng)[0] if unit.has_faces else fit_scan.points
-    queries = sample_queries(surface, near, rng)
-    targets, _, _ = fit_field.query_np(queries, grad=False)
-    queries_t, targets_t = torch.from_numpy(queries), torch.from_numpy(np.asarray(targets, np.float32))
+    queries_t, targets_t, check_q, check_t = _supervision(unit, cfg, rng)
     draws = [torch.as_tensor(d, dtype=torch.float32)[None] for d in (encoded if isinstance(encoded, list) else [encoded])]
     encode = lambda: fitted.encode(draws[0]) if len(draws) == 1 else fitted.encode_draws(draws)
     refit_encoder = "encoder" in cfg.parts
     with torch.no_grad():
         encoding = encode()
     check = None
-    if held.any():
-        check_q = sample_queries(unit.points[held], replace(near, num_queries=CHECK_QUERIES), rng)
-        check_t = torch.from_numpy(np.asarray(field_from_scan(unit).query_np(check_q, grad=False)[0], np.float32))
-        check_q = torch.from_numpy(check_q)
-
+    if check_q is not None:
         def check() -> float:
             with torch.no_grad():
                 enc = encode() if refit_encoder else encoding
@@ -175,7 +162,7 @@ def refine_to_scan(model, encoded: torch.Tensor | list[torch.Tensor], unit, cfg:
     step, stopped = 0, "steps"
     check_first = best = check() if check else None
     best_step, best_state, waited = 0, _state(fitted, cfg.parts), 0
-    while step < cfg.steps:
+    while not cfg.steps or step < cfg.steps:
         if cfg.seconds and time.perf_counter() - start >= cfg.seconds:
             stopped = "seconds"
             break
@@ -189,7 +176,7 @@ def refine_to_scan(model, encoded: torch.Tensor | list[torch.Tensor], unit, cfg:
         losses.append(float(loss.detach()))
         step += 1
         if on_progress is not None:
-            on_progress(step, cfg.steps, losses[-1])
+            on_progress(step, cfg.steps or None, losses[-1])
         if check and step % cfg.check_every == 0:
             now = check()
             if now < best:
@@ -210,6 +197,27 @@ def refine_to_scan(model, encoded: torch.Tensor | list[torch.Tensor], unit, cfg:
                           losses[-1] if losses else float("nan"), tuple(cfg.parts), len(unit.points),
                           check_first, best, best_step if check else None, stopped)
     return fitted, report
+
+
+def _supervision(unit, cfg: RefineConfig, rng: np.random.Generator):
+    """The fit's queries and targets, (P, 3) and (P,) tensors, drawn around the points it may use; and the check's,
+    around the held-out points with targets from the whole scan (None, None without a check)."""
+    from .data.ground_truth import field_from_scan
+    from .data.sampling import SamplingConfig, sample_queries, sample_surface
+
+    near = SamplingConfig(num_queries=cfg.pool, sigmas=cfg.sigmas, ratios=cfg.ratios)
+    held = np.zeros(len(unit.points), dtype=bool)
+    if not unit.has_faces and cfg.holdout > 0:
+        held = rng.random(len(unit.points)) < cfg.holdout
+    fit_scan = unit.subset(np.flatnonzero(~held)) if held.any() else unit
+    surface = sample_surface(unit.mesh, cfg.pool, rng)[0] if unit.has_faces else fit_scan.points
+    queries = sample_queries(surface, near, rng)
+    targets = field_from_scan(fit_scan).query_np(queries, grad=False)[0]
+    as_tensors = lambda q, t: (torch.from_numpy(q), torch.from_numpy(np.asarray(t, np.float32)))
+    if not held.any():
+        return (*as_tensors(queries, targets), None, None)
+    check = sample_queries(unit.points[held], replace(near, num_queries=CHECK_QUERIES), rng)
+    return (*as_tensors(queries, targets), *as_tensors(check, field_from_scan(unit).query_np(check, grad=False)[0]))
 
 
 CHECK_QUERIES = 8192
