@@ -268,8 +268,8 @@ class Pipeline:
                 level = self._surface_level(field_, draws[0])
             refined = None
             if self.refines:
-                # The refined field is meshed at the trained one's level: fitted to the scan, it nears 0 at the
-                # points but not between sparse ones, and a lower level would open holes there.
+                # The refined field is meshed at the trained one's level: refinement changes the field, not what
+                # counts as its surface.
                 with stage("refine"):
                     field_, refined = self._refine(unit, draws)
             with stage("extract"):
