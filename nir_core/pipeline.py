@@ -40,8 +40,8 @@ METHODS = ("udf-mc", "dense-points", "epsilon")
 that inflates and doubles surfaces). A model's field is always meshed with ``udf-mc``."""
 STAGES = ("normalise", "encode", "refine", "field", "extract", "cleanup", "label", "score")
 """Stage names, in order, as :class:`Pipeline` announces them; ``encode`` runs with a model, ``refine`` when asked
-(``refine_steps`` or ``refine_seconds``), ``field`` without a model, ``label`` when labelling and ``score`` when the input has faces to
-score against."""
+(``refine_steps`` or ``refine_seconds``), ``field`` without a model, ``label`` when labelling and ``score`` when the
+input has faces to score against."""
 
 
 # ----------------------------------------------------------------------------------------------- models

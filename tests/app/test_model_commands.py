@@ -242,3 +242,15 @@ def test_reconstruct_labels_every_input_point_and_scores_them_against_the_inputs
     known = source.labels >= 0  # unlabelled points are not scored
     assert scores["accuracy"] == pytest.approx(float((points.labels[known] == source.labels[known]).mean()), abs=1e-6)
     assert 0 <= scores["miou"] <= 1
+
+
+def test_reconstruct_refines_when_asked_and_reports_it(capsys, tmp_path):
+    code, _, err = run(capsys, "reconstruct", str(SAMPLE), "--model", str(BUNDLE), "--out", str(tmp_path),
+                       "--resolution", "32", "--refine", "4", "--format", "ply")
+    assert code == 0, err
+    report = json.loads((tmp_path / "room_00001_scan.json").read_text())
+    assert report["refine"]["steps"] == 4 and report["refine"]["stopped"] == "steps"
+    assert report["timings_s"]["refine"] > 0 and report["encoded_points"] == 10_000
+    code, _, err = run(capsys, "reconstruct", str(SAMPLE), "--model", str(BUNDLE), "--out", str(tmp_path / "x"),
+                       "--refine-seconds", "-1")
+    assert code == 2 and "refine_seconds" in err
