@@ -21,6 +21,16 @@ WELD_DIGITS = 8
 """Vertices whose coordinates agree to this many decimals are welded (trimesh's ``merge_vertices`` tolerance)."""
 
 
+def weld(vertices: np.ndarray, faces: np.ndarray, digits: int = WELD_DIGITS) -> tuple[np.ndarray, np.ndarray]:
+    """(U, 3) float64 distinct vertex positions and (F, 3) int64 faces indexing them: coincident vertices merged."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    if len(vertices) == 0:
+        return vertices.reshape(-1, 3), faces
+    first, inverse = trimesh.grouping.unique_rows(vertices, digits=digits)
+    return vertices[first], np.asarray(inverse, dtype=np.int64)[faces]
+
+
 def weld_faces(vertices: np.ndarray, faces: np.ndarray, digits: int = WELD_DIGITS) -> np.ndarray:
     """(F, 3) int64 faces re-indexed so coincident vertices share one index; face order is kept.
 
@@ -152,13 +162,20 @@ def mesh_stats(mesh: trimesh.Trimesh) -> dict:
     """
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
     faces = np.asarray(mesh.faces, dtype=np.int64)
+    return welded_stats(vertices, faces, weld_faces(vertices, faces) if len(faces) else faces)
+
+
+def welded_stats(vertices: np.ndarray, faces: np.ndarray, welded: np.ndarray, table: EdgeTable | None = None) -> dict:
+    """:func:`mesh_stats` of (V, 3) ``vertices`` and (F, 3) ``faces`` whose welded faces (:func:`weld_faces`) are
+    known already; ``table``: their :func:`edge_table`, when known."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
     out = {"vertices": int(len(vertices)), "faces": int(len(faces))}
     if len(faces) == 0:
         out.update(welded_vertices=0, area=0.0, boundary_edges=0, boundary_length=0.0, boundary_loops=0,
                    components=0, non_manifold_edges=0, inconsistent_edges=0, watertight=False)
         return out
-    welded = weld_faces(vertices, faces)
-    table = edge_table(welded)
+    table = edge_table(welded) if table is None else table
     boundary = table.edges[table.counts == 1]
     # Welded indices address the welded positions; any original vertex of a welded class has that position.
     position = np.empty((int(welded.max()) + 1, 3))

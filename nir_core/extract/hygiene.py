@@ -22,8 +22,8 @@ import trimesh
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
-from .analysis import edge_table, manifold_face_pairs, mesh_stats, weld_faces
-from .cleanup import _face_areas, _subset, remove_small_components
+from .analysis import edge_table, face_components, manifold_face_pairs, weld, welded_stats
+from .cleanup import _face_areas
 
 CROWD = 8
 """Faces considered at one non-manifold edge (the largest; UDF meshes put 3 or 4 there)."""
@@ -39,57 +39,69 @@ COUNTED = ("faces", "components", "boundary_loops", "non_manifold_edges", "incon
 def clean_mesh(mesh: trimesh.Trimesh, min_area_fraction: float = 0.0) -> tuple[trimesh.Trimesh, dict]:
     """A copy of ``mesh`` cleaned by the rule of :data:`RULE`, and a report: the rule, the faces each step
     dropped, the :data:`COUNTED` statistics before and after, and ``stats``, the cleaned mesh's whole
-    :func:`~nir_core.extract.analysis.mesh_stats`. ``min_area_fraction`` 0 keeps every piece."""
-    before = mesh_stats(mesh)
+    :func:`~nir_core.extract.analysis.mesh_stats`. ``min_area_fraction`` 0 keeps every piece.
+
+    The vertices are welded once, first (coincident ones merged: the result shares them between faces), and every
+    step works on the welded arrays."""
+    original = np.asarray(mesh.faces, dtype=np.int64)
+    vertices, faces = weld(mesh.vertices, original)
+    table = edge_table(faces)
+    before = welded_stats(mesh.vertices, original, faces, table)
     dropped = {}
-    faces = np.asarray(mesh.faces, dtype=np.int64)
-    keep = _not_degenerate(mesh.vertices, faces)
+    keep = _not_degenerate(faces)
     dropped["collapsed_or_repeated"] = int((~keep).sum())
-    mesh = _subset(mesh, keep)
-    keep = _two_faces_per_edge(mesh)
+    faces = faces[keep]
+    keep = _two_faces_per_edge(vertices, faces, edge_table(faces))
     dropped["non_manifold"] = int((~keep).sum())
-    mesh = orient_pieces(_subset(mesh, keep))
-    keep = _agreeing(mesh)
+    faces = faces[keep]
+    flip, (a, b, disagree) = _orientation(vertices, faces, edge_table(faces))
+    faces[flip] = faces[flip][:, ::-1]
+    # A flipped face reverses its side of each shared edge: the pair disagrees now if exactly one side flipped.
+    keep = _agreeing(vertices, faces, a, b, disagree ^ flip[a] ^ flip[b])
     dropped["winding_cuts"] = int((~keep).sum())
-    mesh = _subset(mesh, keep)
-    if min_area_fraction > 0 and len(mesh.faces):
-        count = len(mesh.faces)
-        mesh = remove_small_components(mesh, min_area_fraction=min_area_fraction)
-        dropped["small_pieces"] = count - len(mesh.faces)
-    after = mesh_stats(mesh)
-    return mesh, {"rule": RULE.format(min_area_fraction=min_area_fraction), "faces_dropped": dropped,
-                  "before": {k: before[k] for k in COUNTED}, "after": {k: after[k] for k in COUNTED},
-                  "stats": after}
+    faces = faces[keep]
+    if min_area_fraction > 0 and len(faces):
+        n, labels = face_components(faces)
+        area = np.bincount(labels, weights=_face_areas(vertices, faces), minlength=n)
+        keep = (area >= float(min_area_fraction) * area.sum())[labels]
+        dropped["small_pieces"] = int((~keep).sum())
+        faces = faces[keep]
+    used, faces = np.unique(faces, return_inverse=True)
+    faces = faces.reshape(-1, 3)
+    out = trimesh.Trimesh(vertices[used], faces, process=False)
+    after = welded_stats(out.vertices, faces, faces)
+    return out, {"rule": RULE.format(min_area_fraction=min_area_fraction), "faces_dropped": dropped,
+                 "before": {k: before[k] for k in COUNTED}, "after": {k: after[k] for k in COUNTED},
+                 "stats": after}
 
 
-def _not_degenerate(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(F,) bool: the face's three corners are distinct positions and no earlier face has the same three.
+def _not_degenerate(welded: np.ndarray) -> np.ndarray:
+    """(F,) bool: the (welded) face's three corners are distinct positions and no earlier face has the same three.
 
     A face with two corners at one position has no area and no edge of its own to lose: without it its neighbours
     meet directly. A thin face with three distinct corners (a needle or a cap) stays: dropping it would open a slit
     between its neighbours."""
-    if len(faces) == 0:
+    if len(welded) == 0:
         return np.zeros(0, dtype=bool)
-    welded = np.sort(weld_faces(vertices, faces), axis=1)
+    welded = np.sort(welded, axis=1)
     order = np.lexsort(welded.T[::-1])  # rows in lexicographic order (faster than np.unique(axis=0))
     ranked = welded[order]
-    first = np.ones(len(faces), dtype=bool)
+    first = np.ones(len(welded), dtype=bool)
     first[order[1:]] = (ranked[1:] != ranked[:-1]).any(axis=1)
     return first & (welded[:, 0] != welded[:, 1]) & (welded[:, 1] != welded[:, 2])
 
 
-def _two_faces_per_edge(mesh: trimesh.Trimesh) -> np.ndarray:
+def _two_faces_per_edge(vertices: np.ndarray, faces: np.ndarray, table) -> np.ndarray:
     """(F,) bool: False for the faces dropped at edges of 3+ faces, where only the two faces closest to parallel
-    stay (the smoothest continuation of one sheet; with more than :data:`CROWD` faces, among the largest)."""
-    faces = np.asarray(mesh.faces, dtype=np.int64)
+    stay (the smoothest continuation of one sheet; with more than :data:`CROWD` faces, among the largest).
+    ``faces`` are welded, ``table`` is their edge table."""
     keep = np.ones(len(faces), dtype=bool)
     if len(faces) == 0:
         return keep
-    table = edge_table(weld_faces(mesh.vertices, faces))
     crowded = np.flatnonzero(table.counts[table.half_edge] > 2)  # half-edges on non-manifold edges
     if len(crowded) == 0:
         return keep
-    tri = np.asarray(mesh.vertices, dtype=np.float64)[faces[crowded // 3]]
+    tri = np.asarray(vertices, dtype=np.float64)[faces[crowded // 3]]
     normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     area = np.linalg.norm(normal, axis=1)
     normal /= np.maximum(area, 1e-300)[:, None]
@@ -117,19 +129,33 @@ def _two_faces_per_edge(mesh: trimesh.Trimesh) -> np.ndarray:
 
 
 def orient_pieces(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
-    """A copy of ``mesh`` with one winding per connected piece (see the module's step 3).
+    """A copy of ``mesh`` with one winding per connected piece (see the module's step 3 and :func:`_orientation`)."""
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    out = mesh.copy()
+    if len(faces) == 0:
+        return out
+    positions, welded = weld(mesh.vertices, faces)
+    flip, _ = _orientation(positions, welded, edge_table(welded))
+    if flip.any():
+        new_faces = faces.copy()
+        new_faces[flip] = new_faces[flip][:, ::-1]
+        out.faces = new_faces
+    return out
+
+
+def _orientation(vertices: np.ndarray, faces: np.ndarray, table) -> tuple[np.ndarray, tuple]:
+    """(F,) bool: the welded faces to flip for one winding per piece; and the manifold face pairs of ``table``
+    (:func:`~nir_core.extract.analysis.manifold_face_pairs`, before the flips).
 
     The flips are propagated along a minimum spanning tree of the faces (weights: how far two neighbours' normals
     are from parallel, ``2 - |cos|``), so an orientable piece comes out consistent everywhere and one that
     cannot be oriented disagrees only across the tree's left-out links, where it folds most.
     """
-    faces = np.asarray(mesh.faces, dtype=np.int64)
     f = len(faces)
-    if f == 0:
-        return mesh.copy()
-    table = edge_table(weld_faces(mesh.vertices, faces))
     a, b, disagree = manifold_face_pairs(table)
-    tri = np.asarray(mesh.vertices, dtype=np.float64)[faces]
+    if f == 0:
+        return np.zeros(0, dtype=bool), (a, b, disagree)
+    tri = np.asarray(vertices, dtype=np.float64)[faces]
     area_normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     normal = area_normal / np.maximum(np.linalg.norm(area_normal, axis=1, keepdims=True), 1e-300)
     weight = 2.0 - np.abs(np.einsum("ij,ij->i", normal[a], normal[b]))  # > 0: a zero weight would be no link
@@ -162,22 +188,16 @@ def orient_pieces(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
     closed = np.bincount(piece, weights=open_edge, minlength=n) == 0
     reverse = np.where(closed, volume < 0, facing < 0)
     flip ^= reverse[piece]
-    out = mesh.copy()
-    if flip.any():
-        new_faces = faces.copy()
-        new_faces[flip] = new_faces[flip][:, ::-1]
-        out.faces = new_faces
-    return out
+    return flip, (a, b, disagree)
 
 
-def _agreeing(mesh: trimesh.Trimesh) -> np.ndarray:
-    """(F,) bool: False for the smaller face of each manifold edge whose two faces' windings disagree."""
-    faces = np.asarray(mesh.faces, dtype=np.int64)
+def _agreeing(vertices: np.ndarray, faces: np.ndarray, a: np.ndarray, b: np.ndarray, disagree: np.ndarray
+              ) -> np.ndarray:
+    """(F,) bool: False for the smaller face of each manifold edge (faces ``a``, ``b``) whose windings disagree."""
     keep = np.ones(len(faces), dtype=bool)
     if len(faces) == 0:
         return keep
-    a, b, disagree = manifold_face_pairs(edge_table(weld_faces(mesh.vertices, faces)))
-    area = _face_areas(mesh.vertices, faces)
+    area = _face_areas(vertices, faces)
     a, b = a[disagree], b[disagree]
     keep[np.where(area[a] < area[b], a, b)] = False
     return keep
