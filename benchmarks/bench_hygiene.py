@@ -1,6 +1,7 @@
 """Mesh hygiene of reconstructions: what a viewer would stumble on before the clean-up and what is left after it.
 
-Each input (the bundled simulated scans and real ScanNet rooms, 10,000 points each as the pipeline encodes them) is
+Each input (the bundled 10,000-point simulated scans and real ScanNet rooms, encoded as the pipeline does: 10,000
+points per draw, a denser scan in up to 8 draws) is
 reconstructed by the default model at 256³; the clean-up (``nir_core.extract.hygiene.clean_mesh``, its rule in the
 report) counts faces, pieces, border loops, non-manifold edges and winding conflicts before and after, and the faces
 each of its steps dropped. The clean-up's time is the pipeline's ``cleanup`` stage.
