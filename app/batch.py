@@ -151,7 +151,7 @@ def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None
         else:
             start = time.perf_counter()
             try:
-                result.outputs, report = reconstruct_file(
+                result.outputs, report, _ = reconstruct_file(
                     path, job.out_dir, name, model, job.pipeline, formats=job.formats,
                     on_stage=lambda stage, name=name: on_stage and on_stage(name, stage), on_progress=on_progress)
                 result.status, result.warnings = "done", report["warnings"]
@@ -168,9 +168,11 @@ def run_batch(job: BatchJob, on_file: Callable[[FileResult], None] | None = None
 
 def reconstruct_file(path: Path, out_dir: Path, name: str, model, cfg=None, formats: tuple[str, ...] = ("glb", "ply"),
                      on_stage: Callable[[str], None] | None = None, scan=None, load_seconds: float = 0.0,
-                     on_progress: Callable[[str, int, int], None] | None = None) -> tuple[list[str], dict]:
+                     on_progress: Callable[[str, int, int], None] | None = None):
     """One input -> ``out_dir/name.{formats}``, ``out_dir/name.points.ply`` (every input point with its predicted
-    ``label``, when labelling) and ``out_dir/name.json`` (written last); returns the mesh files and the report.
+    ``label``, when labelling) and ``out_dir/name.json`` (written last); returns the mesh files, the report and the
+    pipeline's :class:`~nir_core.pipeline.Result` (the mesh and labels in memory, so callers need not read the
+    files back).
 
     ``model``: a :class:`~nir_core.pipeline.LoadedModel`; ``cfg``: the :class:`~nir_core.pipeline.PipelineConfig`.
     ``on_stage`` is called with each of :data:`STAGES` as it starts, ``on_progress(stage, done, total)`` within a
@@ -206,7 +208,7 @@ def reconstruct_file(path: Path, out_dir: Path, name: str, model, cfg=None, form
     if scan.labels is not None and scan.label_set is not None:
         report["input_label_histogram"] = scan.label_histogram()
     atomic_write_json(out_dir / f"{name}.json", report)  # last: its existence marks the input done
-    return outputs, report
+    return outputs, report, result
 
 
 def _labels_against_the_input(scan, predicted: np.ndarray, label_set) -> dict:

@@ -99,7 +99,7 @@ def reconstructed(paths: list[Path], model_path: Path, out_dir: Path, pipeline=N
     results = []
     for path in paths:
         name = f"{Path(path).stem} ({Path(model_path).name})"
-        outputs, _ = reconstruct_file(Path(path), out_dir, name, model, pipeline, formats=("ply",))
+        outputs, _, _ = reconstruct_file(Path(path), out_dir, name, model, pipeline, formats=("ply",))
         results.append(Path(outputs[0]))
     return results
 

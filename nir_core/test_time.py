@@ -146,7 +146,7 @@ def refine_to_scan(model, encoded: torch.Tensor | list[torch.Tensor], unit, cfg:
     rng = np.random.default_rng(cfg.seed)
     queries_t, targets_t, check_q, check_t = _supervision(unit, cfg, rng)
     draws = [torch.as_tensor(d, dtype=torch.float32)[None] for d in (encoded if isinstance(encoded, list) else [encoded])]
-    encode = lambda: fitted.encode(draws[0]) if len(draws) == 1 else fitted.encode_draws(draws)
+    encode = lambda: fitted.encode_draws(draws)
     refit_encoder = "encoder" in cfg.parts
     with torch.no_grad():
         encoding = encode()

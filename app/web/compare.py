@@ -23,7 +23,6 @@ def run_comparison(cfg: WebConfig, models: Models, source: Path, float_name: str
                    uploaded_nirz: Path | None, resolution: int, want_labels: bool, work: Path, progress=None) -> dict:
     """The job behind the Compare button, without Gradio: returns both meshes (GLB paths), both reports and a
     summary. Raises ``ValueError`` / ``NIRStudioError`` with a message for the user."""
-    import trimesh
 
     from compress.config import CompressConfig
     from compress.workflow import compress_bundle
@@ -50,11 +49,11 @@ def run_comparison(cfg: WebConfig, models: Models, source: Path, float_name: str
         folder = work / side
         folder.mkdir(exist_ok=True)
         step(0.1 + 0.4 * i, desc=f"reconstruct with the {side} model")
-        outputs, report = reconstruct_file(source, folder, source.stem, model,
-                                           PipelineConfig(resolution=resolution,
-                                                          labels=want_labels and model.can_label),
-                                           formats=("glb", "ply"), scan=scan, load_seconds=load_seconds)
-        mesh = trimesh.load(outputs[1], process=False)
+        outputs, report, result = reconstruct_file(source, folder, source.stem, model,
+                                                   PipelineConfig(resolution=resolution,
+                                                                  labels=want_labels and model.can_label),
+                                                   formats=("glb", "ply"), scan=scan, load_seconds=load_seconds)
+        mesh = result.mesh
         shown, report["display_faces"] = display_glb(mesh, folder / f"{source.stem}.display.glb", cfg.display_faces)
         sides[side] = {"glb": Path(outputs[0]), "shown": shown, "mesh": mesh, "report": report,
                        "bytes": model.size_bytes, "path": path}

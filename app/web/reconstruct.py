@@ -14,8 +14,8 @@ from .previews import display_glb, legend_html, points_glb
 UPLOAD_TYPES = [".ply", ".obj", ".off", ".stl", ".glb", ".npy", ".npz", ".txt", ".xyz", ".pts"]
 JOBS = "jobs"
 """Concurrency group of every tab's heavy job: one job at a time in the whole UI, whichever tab started it."""
-STAGE_PROGRESS = {"load": 0.05, "normalise": 0.1, "encode": 0.15, "refine": 0.2, "field": 0.15, "extract": 0.3, "cleanup": 0.8,
-                  "label": 0.85, "score": 0.9, "export": 0.93, "display": 0.96}
+STAGE_PROGRESS = {"load": 0.05, "normalise": 0.1, "encode": 0.15, "field": 0.15, "refine": 0.2, "extract": 0.3,
+                  "cleanup": 0.8, "label": 0.85, "score": 0.9, "export": 0.93, "display": 0.96}
 """Share of the bar done when each stage of :data:`app.batch.STAGES` (and the browser's display copy) starts."""
 
 
@@ -60,10 +60,6 @@ def run_reconstruction(cfg: WebConfig, models: Models, source: Path, model_name:
     """The job behind the Run button, without Gradio: checks the input, writes previews, mesh files and report
     into ``work``; returns their paths and the report. Raises ``ValueError`` / ``NIRStudioError`` with a message
     for the user."""
-
-    import trimesh
-
-    from nir_core.data.io import load
     from nir_core.pipeline import PipelineConfig
 
     step = progress or (lambda fraction, desc="": None)
@@ -73,17 +69,15 @@ def run_reconstruction(cfg: WebConfig, models: Models, source: Path, model_name:
     colors = scan.label_set.colorize(scan.labels) if scan.labels is not None and scan.label_set else scan.colors
     preview = points_glb(scan.points, colors, work / "input_preview.glb", max_points=cfg.preview_points)
     name = source.stem
-    outputs, report = reconstruct_file(
+    outputs, report, result = reconstruct_file(
         source, work, name, model, PipelineConfig(resolution=resolution, labels=want_labels and model.can_label),
         formats=("glb", "ply"), on_stage=lambda stage: step(STAGE_PROGRESS[stage], desc=stage), scan=scan,
         load_seconds=load_seconds)
     step(STAGE_PROGRESS["display"], desc="display")
     started = time.perf_counter()
-    shown, report["display_faces"] = display_glb(trimesh.load(outputs[1], process=False), work / f"{name}.display.glb",
-                                                 cfg.display_faces)
-    if "labelled_points" in report:  # the input's points with the classes predicted for them
-        predicted = load(report["labelled_points"])
-        preview = points_glb(predicted.points, predicted.colors, work / "labelled_points.glb",
+    shown, report["display_faces"] = display_glb(result.mesh, work / f"{name}.display.glb", cfg.display_faces)
+    if result.point_labels is not None:  # the input's points with the classes predicted for them
+        preview = points_glb(scan.points, model.label_set.colorize(result.point_labels), work / "labelled_points.glb",
                              max_points=cfg.preview_points)
     report["display_s"] = round(time.perf_counter() - started, 3)
     report_path = work / f"{name}.json"

@@ -40,11 +40,7 @@ def weld_faces(vertices: np.ndarray, faces: np.ndarray, digits: int = WELD_DIGIT
     faces: (F, 3) int vertex indices.
     digits: coordinates are rounded to this many decimals before comparing.
     """
-    faces = np.asarray(faces, dtype=np.int64)
-    if len(vertices) == 0:
-        return faces.reshape(-1, 3)
-    _, inverse = trimesh.grouping.unique_rows(np.asarray(vertices, dtype=np.float64), digits=digits)
-    return np.asarray(inverse, dtype=np.int64)[faces]
+    return weld(vertices, faces, digits)[1]
 
 
 @dataclass
@@ -85,15 +81,6 @@ def edge_table(faces: np.ndarray) -> EdgeTable:
     return EdgeTable(edges, counts.astype(np.int64), half_edge.astype(np.int64), directed[:, 0] == lo)
 
 
-def manifold_half_edge_pairs(table: EdgeTable) -> tuple[np.ndarray, np.ndarray]:
-    """(P,) int64 pairs of half-edges (face ``h // 3``) that lie on the same manifold edge (exactly two faces)."""
-    order = np.argsort(table.half_edge, kind="stable")
-    sorted_edge = table.half_edge[order]
-    # After sorting, the two half-edges of a manifold edge are neighbours.
-    pair = (sorted_edge[:-1] == sorted_edge[1:]) & (table.counts[sorted_edge[:-1]] == 2)
-    return order[:-1][pair], order[1:][pair]
-
-
 def manifold_face_pairs(table: EdgeTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Faces meeting at each manifold edge (exactly two faces).
 
@@ -103,7 +90,11 @@ def manifold_face_pairs(table: EdgeTable) -> tuple[np.ndarray, np.ndarray, np.nd
     same_direction: (P,) bool, True when both faces traverse the shared edge the same way, i.e. their
         windings disagree (one of them would have to flip).
     """
-    first, second = manifold_half_edge_pairs(table)
+    order = np.argsort(table.half_edge, kind="stable")
+    sorted_edge = table.half_edge[order]
+    # After sorting, the two half-edges of a manifold edge are neighbours.
+    pair = (sorted_edge[:-1] == sorted_edge[1:]) & (table.counts[sorted_edge[:-1]] == 2)
+    first, second = order[:-1][pair], order[1:][pair]
     return first // 3, second // 3, table.forward[first] == table.forward[second]
 
 

@@ -35,9 +35,9 @@ class ImplicitModel(nn.Module):
 
     def encode_draws(self, draws: list[Tensor]) -> Any:
         """Several draws of one scene's points, each (1, N_i, 3) -> one encoding of the scene that answers from all
-        of them. By default the draws are encoded together as one point cloud (a voxel grid takes any number of
-        points); point encoders override it."""
-        return self.encode(torch.cat(draws, dim=1))
+        of them (one draw: its plain encoding). By default the draws are encoded together as one point cloud (a voxel
+        grid takes any number of points); point encoders override it."""
+        return self.encode(draws[0] if len(draws) == 1 else torch.cat(draws, dim=1))
 
     def semantics(self, encoding: Any, queries: Tensor) -> Tensor:
         """queries: (B, M, 3) -> (B, M, C) class logits."""
@@ -95,7 +95,7 @@ class SceneField(TorchField):
             model.eval()
             with torch.no_grad():
                 draws = [d.to(self.device, self.dtype) for d in draws]
-                self.encoding = model.encode(draws[0]) if len(draws) == 1 else model.encode_draws(draws)
+                self.encoding = model.encode_draws(draws)
         finally:
             model.train(was_training)
 

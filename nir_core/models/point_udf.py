@@ -97,6 +97,8 @@ class PointUDFModel(ImplicitModel):
         """Each draw (1, N_i, 3) encoded on its own, as the encoder was trained (a whole scene at its training
         density), then joined: the heads pool each query's nearest encoded points from all draws, so a scan denser
         than one draw shapes the field with all of its drawn points."""
+        if len(draws) == 1:
+            return self.encode(draws[0])
         parts = [self.encode(d) for d in draws]
         join = lambda name: torch.cat([getattr(p, name) for p in parts], dim=1)
         return Encoding(join("points"), join("features"), None if parts[0].context is None else join("context"))
