@@ -189,7 +189,8 @@ def extract(
 
 
 @app.command()
-@config_options(PipelineConfig, "resolution", "labels", "draws", "refine_steps", "refine_seconds", param="pipeline",
+@config_options(PipelineConfig, "resolution", "labels", "draws", "refine_steps", "refine_seconds", "colour",
+                param="pipeline",
                 rename={"refine_steps": Rename("refine")})
 def reconstruct(
     inputs: list[Path] = typer.Argument(..., help="Scans or meshes: files, folders, glob patterns."),

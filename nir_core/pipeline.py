@@ -38,6 +38,8 @@ METHODS = ("udf-mc", "dense-points", "epsilon")
 """Extractors of an exact field: ``udf-mc`` (:func:`~nir_core.extract.udf_mc.udf_marching_cubes`),
 ``dense-points`` (NDF's dense points + ball pivoting), ``epsilon`` (marching cubes on ``udf - ε``, the baseline
 that inflates and doubles surfaces). A model's field is always meshed with ``udf-mc``."""
+COLOUR_MODES = ("auto", "on", "off")
+"""Values of :attr:`PipelineConfig.colour`."""
 STAGES = ("normalise", "encode", "refine", "field", "extract", "cleanup", "label", "score")
 """Stage names, in order, as :class:`Pipeline` announces them; ``encode`` runs with a model, ``refine`` when asked
 (``refine_steps`` or ``refine_seconds``), ``field`` without a model, ``label`` when labelling and ``score`` when the
@@ -175,6 +177,9 @@ class PipelineConfig(Config):
     thesis's protocol)."""
     seed: int = bounded(0, 0)
     """Seeds the draw of the encoded points."""
+    colour: str = "auto"
+    """The scan's colours as model input: ``"auto"`` when the model reads colour and the scan has colours; ``"on"``
+    the same, but a scan without colours or a model that reads none is an error; ``"off"`` never."""
     labels: bool | None = None
     """Label the mesh vertices with the model's semantic head (unset: when the model has a trained one)."""
     score: bool = True
@@ -188,6 +193,8 @@ class PipelineConfig(Config):
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"unknown extraction method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.colour not in COLOUR_MODES:
+            raise ValueError(f"unknown colour mode {self.colour!r}; choose one of {', '.join(COLOUR_MODES)}")
         check_ranges(self)
 
 
@@ -230,6 +237,10 @@ class Pipeline:
         self.on_stage = on_stage or (lambda name: None)
         self.on_progress = on_progress or (lambda stage, done, total: None)
         self.labels = self._wants_labels()
+        if self.cfg.colour == "on" and not (self.model is not None and self.model.model.reads_colour):
+            where = f"{self.model.path}: " if self.model is not None else ""
+            raise NIRStudioError(f"{where}colour was asked for (--colour on) but this model reads no colour (use a "
+                                 "bundle trained with colour, or --colour auto)")
         self.refines = self.cfg.refine_steps > 0 or self.cfg.refine_seconds > 0
         if self.refines:
             from .test_time import check_refinable
@@ -249,6 +260,9 @@ class Pipeline:
         """Runs every stage on ``scan``; see :class:`Result`."""
         timings: dict[str, float] = {}
         stage = _Stages(self.on_stage, timings)
+        if self.cfg.colour == "on" and scan.colors is None:
+            raise NIRStudioError(f"{scan.source or 'the scan'}: has no colours (RGB), but colour was asked for "
+                                 "(--colour on); use --colour auto to label it from its geometry alone")
         with stage("normalise"):
             warnings = check_spread(scan)
             unit = scan.normalised()
@@ -264,17 +278,17 @@ class Pipeline:
                                        "borders by about the point spacing")
         else:
             with stage("encode"):
-                field_, draws = self._encode(unit)
+                field_, draws, colours = self._encode(unit)
                 level = self._surface_level(field_, draws[0])
             refined = None
             if self.refines:
                 # The refined field is meshed at the trained one's level: refinement changes the field, not what
                 # counts as its surface.
                 with stage("refine"):
-                    field_, refined = self._refine(unit, draws)
+                    field_, refined = self._refine(unit, draws, colours)
             with stage("extract"):
                 mesh, extra = self._extract_model(field_, level)
-            report = {**extra, "encoded_points": int(sum(len(d) for d in draws))}
+            report = {**extra, "encoded_points": int(sum(len(d) for d in draws)), "colour": colours is not None}
             if refined is not None:
                 report["refine"] = refined
         degenerate = report["extraction"].get("degenerate_queries", 0)
@@ -330,9 +344,10 @@ class Pipeline:
             mesh, extra = epsilon_level_set(field_, self.cfg.resolution, counter=counter), {}
         return mesh, {"extraction": {**extra, "queries": counter.queries, "degenerate_queries": counter.degenerate}}
 
-    def _encode(self, unit: Scan) -> tuple[object, list[np.ndarray]]:
-        """The model's field of ``unit`` and the draws of points it encoded (the first is ``num_input`` points; a
-        point scan with more points gives more draws, up to ``draws``; a mesh gives one)."""
+    def _encode(self, unit: Scan) -> tuple[object, list[np.ndarray], list | None]:
+        """The model's field of ``unit``, the draws of points it encoded (the first is ``num_input`` points; a
+        point scan with more points gives more draws, up to ``draws``; a mesh gives one) and their colours (None
+        when the model reads none or the scan has none, or colour is off)."""
         import torch
 
         from .data.sampling import sample_surface
@@ -343,9 +358,12 @@ class Pipeline:
         draws = [np.ascontiguousarray(points[i * n:(i + 1) * n], dtype=np.float32) for i in range(count)]
         model = self.model.model
         model.eval()
-        return model.field([torch.from_numpy(d) for d in draws]), draws
+        colours = None
+        if self.cfg.colour != "off" and model.reads_colour and unit.colors is not None:
+            colours = [torch.from_numpy(unit.colours_at(d)) for d in draws]
+        return model.field([torch.from_numpy(d) for d in draws], colours=colours), draws, colours
 
-    def _refine(self, unit: Scan, draws: list[np.ndarray]) -> tuple[object, dict]:
+    def _refine(self, unit: Scan, draws: list[np.ndarray], colours: list | None) -> tuple[object, dict]:
         """The field of a copy of the model fitted to ``unit`` (:func:`~nir_core.test_time.refine_to_scan`)."""
         import torch
 
@@ -355,7 +373,7 @@ class Pipeline:
         encoded = [torch.from_numpy(d) for d in draws]
         fitted, report = refine_to_scan(self.model.model, encoded, unit, cfg,
                                         lambda done, total, loss: self.on_progress("refine", done, total))
-        return fitted.field(encoded), report.to_json()
+        return fitted.field(encoded, colours=colours), report.to_json()
 
     @staticmethod
     def _surface_level(field_, points: np.ndarray) -> float:

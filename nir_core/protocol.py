@@ -186,8 +186,11 @@ def evaluate_scene(model, scene: ProtocolScene, cfg: EvalConfig | None = None, s
     seconds = time.perf_counter() - start
     metrics, pred = score_mesh(mesh, scene, cfg)
     gt = torch.from_numpy(scene.gt_points.astype(np.float32))
+    # A model that reads colour gets the input points' colours (the scan's own: they are drawn from it).
+    colours = scene.unit.colours_at(scene.input_points) if model.reads_colour else None
     with torch.no_grad():
-        field = model.field(torch.from_numpy(scene.input_points))
+        field = model.field(torch.from_numpy(scene.input_points),
+                            colours=None if colours is None else torch.from_numpy(colours))
         udf_at_gt = field.udf(gt).numpy()
     result = {"scene": scene.name, **metrics, "seconds": round(seconds, 3),
               "faces": int(len(mesh.faces)), "queries": report["extraction"]["queries"],

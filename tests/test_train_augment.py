@@ -23,7 +23,7 @@ def room():
 
 def test_turns_and_scales_keep_distances_exact(room):
     unit, samples = room
-    points, queries, udf, labels = augment(unit.points, samples.queries, samples.distances, samples.labels,
+    points, queries, udf, labels, _ = augment(unit.points, samples.queries, samples.distances, samples.labels,
                                            AugmentConfig(rotate=True, scale=(1.2, 1.2)), np.random.default_rng(5))
     assert points.shape == unit.points.shape and queries.shape == samples.queries.shape
     assert np.abs(points).max() <= 0.5 + 1e-6 and not np.allclose(points, unit.points, atol=0.01)
@@ -34,7 +34,7 @@ def test_turns_and_scales_keep_distances_exact(room):
 
 def test_a_crop_keeps_a_part_of_the_room(room):
     _, samples = room
-    points, queries, udf, labels = augment(samples.surface, samples.queries, samples.distances, samples.labels,
+    points, queries, udf, labels, _ = augment(samples.surface, samples.queries, samples.distances, samples.labels,
                                            AugmentConfig(crop=1.0, crop_min=0.5), np.random.default_rng(2))
     assert points.shape == samples.surface.shape and queries.shape == samples.queries.shape
     assert np.ptp(points[:, :2], axis=0).prod() < 0.9 * np.ptp(samples.surface[:, :2], axis=0).prod()

@@ -77,6 +77,16 @@ class Scan:
             extra=dict(self.extra),
         )
 
+    def colours_at(self, points: np.ndarray) -> np.ndarray | None:
+        """(M, 3) float32 colours in [0, 1] of ``points`` (M, 3) in this scan's coordinates: each one's nearest scan
+        point's (exact for points drawn from the scan), or None when the scan has no colours."""
+        if self.colors is None:
+            return None
+        from scipy.spatial import cKDTree
+
+        _, nearest = cKDTree(self.points).query(np.asarray(points, np.float64), workers=-1)
+        return np.asarray(self.colors, np.float32)[nearest] / 255.0
+
     def subset(self, index: np.ndarray) -> Scan:
         """The scan restricted to ``points[index]`` (the mesh, if any, is dropped: it no longer matches)."""
         pick = lambda a: None if a is None else a[index]

@@ -25,19 +25,24 @@ class ImplicitModel(nn.Module):
         """The whole config the model was built from, defaults included: what its bundle stores."""
         raise NotImplementedError
 
-    def encode(self, points: Tensor) -> Any:
-        """points: (B, N, 3) unit-cube scan points -> an encoding (model-specific)."""
+    reads_colour: bool = False
+    """Whether the encoding uses the points' colours (models that do still take points without them)."""
+
+    def encode(self, points: Tensor, colours: Tensor | None = None) -> Any:
+        """points: (B, N, 3) unit-cube scan points [, their colours (B, N, 3) in [0, 1], ``NO_COLOUR`` where unknown:
+        read only when :attr:`reads_colour`] -> an encoding (model-specific)."""
         raise NotImplementedError
 
     def udf(self, encoding: Any, queries: Tensor) -> Tensor:
         """queries: (B, M, 3) -> (B, M) unsigned distances >= 0."""
         raise NotImplementedError
 
-    def encode_draws(self, draws: list[Tensor]) -> Any:
-        """Several draws of one scene's points, each (1, N_i, 3) -> one encoding of the scene that answers from all
-        of them (one draw: its plain encoding). By default the draws are encoded together as one point cloud (a voxel
-        grid takes any number of points); point encoders override it."""
-        return self.encode(draws[0] if len(draws) == 1 else torch.cat(draws, dim=1))
+    def encode_draws(self, draws: list[Tensor], colours: list[Tensor] | None = None) -> Any:
+        """Several draws of one scene's points, each (1, N_i, 3) [with their colours, each (1, N_i, 3)] -> one
+        encoding of the scene that answers from all of them (one draw: its plain encoding). By default the draws are
+        encoded together as one point cloud (a voxel grid takes any number of points); point encoders override it."""
+        join = lambda parts: parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        return self.encode(join(draws), None if colours is None else join(colours))
 
     def semantics(self, encoding: Any, queries: Tensor) -> Tensor:
         """queries: (B, M, 3) -> (B, M, C) class logits."""
@@ -50,10 +55,12 @@ class ImplicitModel(nn.Module):
             raise ValueError(f"{type(self).__name__} has no part(s) {missing}; it has {list(self.parts)}")
         return [p for n in names for p in self.parts[n].parameters()]
 
-    def field(self, points: Tensor | list[Tensor], chunk: int = 65_536) -> SceneField:
+    def field(self, points: Tensor | list[Tensor], chunk: int = 65_536,
+              colours: Tensor | list[Tensor] | None = None) -> SceneField:
         """The :class:`~nir_core.field.Field` of one scene: points (N, 3), or a list of draws of them (each
-        (N_i, 3), see :meth:`encode_draws`) -> encode once, then answer queries."""
-        return SceneField(self, points, chunk)
+        (N_i, 3), see :meth:`encode_draws`), and optionally their colours shaped alike -> encode once, then answer
+        queries."""
+        return SceneField(self, points, chunk, colours)
 
 
 def _one_scene(points) -> Tensor:
@@ -78,12 +85,19 @@ class SceneField(TorchField):
     points: (N, 3) or (1, N, 3) unit-cube points of one scene, or a list of draws of them (each (N_i, 3) or
         (1, N_i, 3)), encoded by :meth:`ImplicitModel.encode_draws`.
     chunk: queries per decoder call.
+    colours: the points' colours in [0, 1], shaped like ``points`` (a tensor or a list of draws), or None; used when
+        the model :attr:`~ImplicitModel.reads_colour`.
     """
 
-    def __init__(self, model: ImplicitModel, points: Tensor | list[Tensor], chunk: int = 65_536):
-        draws = [_one_scene(p) for p in (points if isinstance(points, (list, tuple)) else [points])]
+    def __init__(self, model: ImplicitModel, points: Tensor | list[Tensor], chunk: int = 65_536,
+                 colours: Tensor | list[Tensor] | None = None):
+        as_list = lambda x: list(x) if isinstance(x, (list, tuple)) else [x]
+        draws = [_one_scene(p) for p in as_list(points)]
         if not draws:
             raise ValueError("a field needs at least one draw of points")
+        colour_draws = None if colours is None else [_one_scene(c) for c in as_list(colours)]
+        if colour_draws is not None and [c.shape for c in colour_draws] != [d.shape for d in draws]:
+            raise ValueError("colours must be shaped like the points they belong to")
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
         self.model, self.chunk = model, int(chunk)
@@ -94,8 +108,8 @@ class SceneField(TorchField):
         try:
             model.eval()
             with torch.no_grad():
-                draws = [d.to(self.device, self.dtype) for d in draws]
-                self.encoding = model.encode_draws(draws)
+                to = lambda ts: None if ts is None else [t.to(self.device, self.dtype) for t in ts]
+                self.encoding = model.encode_draws(to(draws), to(colour_draws))
         finally:
             model.train(was_training)
 

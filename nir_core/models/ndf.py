@@ -395,9 +395,9 @@ class NDFModel(ImplicitModel):
         # Training tasks freeze and train parts by name (see nir_core.models.base.ImplicitModel).
         self.parts = {"encoder": self.encoder, "udf": self.decoder}
 
-    def encode(self, points: Tensor) -> list[Tensor]:
+    def encode(self, points: Tensor, colours: Tensor | None = None) -> list[Tensor]:
         """(B, N, 3) unit-cube point clouds -> the encoding: ``2 + len(channels)`` grids (B, C_l, R_l, R_l, R_l),
-        finest first (see :meth:`NDFEncoder.forward`)."""
+        finest first (see :meth:`NDFEncoder.forward`). The NDF reads no colour: ``colours`` is ignored."""
         return self.encoder(voxelize(points, self.cfg.resolution, offsets=self.cfg.input_grid != "occupancy"))
 
     def decode(self, encoding: Sequence[Tensor], queries: Tensor, chunk: int = DEFAULT_QUERY_CHUNK) -> Tensor:
@@ -415,11 +415,12 @@ class NDFModel(ImplicitModel):
         """(B, N, 3) point clouds and (B, M, 3) queries -> (B, M) unsigned distances >= 0."""
         return self.decode(self.encode(points), queries)
 
-    def field(self, points: Tensor | list[Tensor], batch_size: int = DEFAULT_QUERY_CHUNK) -> SceneField:
+    def field(self, points: Tensor | list[Tensor], batch_size: int = DEFAULT_QUERY_CHUNK,
+              colours: Tensor | list[Tensor] | None = None) -> SceneField:
         """The :class:`~nir_core.field.Field` of one scene (see :class:`~nir_core.models.base.SceneField`):
         points (N, 3) or (1, N, 3), or a list of draws (voxelised together); ``batch_size`` queries per decoder
-        call."""
-        return SceneField(self, points, batch_size)
+        call; ``colours`` ignored (the NDF reads none)."""
+        return SceneField(self, points, batch_size, colours)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

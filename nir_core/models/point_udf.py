@@ -68,6 +68,9 @@ class Encoding(NamedTuple):
     """(B, N, C) their encodings E_g."""
     context: Tensor | None = None
     """(B, N, l) context features f_ctx(E_g) when the model has a contextualiser."""
+    colours: Tensor | None = None
+    """(B, N, 3) the encoded points' colours in [0, 1] (``NO_COLOUR`` where unknown), or None: what a contextualiser
+    that reads colour sees."""
 
 
 class PointUDFModel(ImplicitModel):
@@ -89,29 +92,36 @@ class PointUDFModel(ImplicitModel):
     def config_json(self) -> dict:
         return self.cfg.to_json()
 
-    def encode(self, points: Tensor) -> Encoding:
-        """points (B, N, 3) -> their encodings E_g (and context features when the model has a contextualiser)."""
-        return self.contextualise(self.encode_geometry(points))
+    @property
+    def reads_colour(self) -> bool:
+        return "context" in self.parts and self.cfg.context.colour
 
-    def encode_draws(self, draws: list[Tensor]) -> Encoding:
+    def encode(self, points: Tensor, colours: Tensor | None = None) -> Encoding:
+        """points (B, N, 3) [and their colours (B, N, 3)] -> their encodings E_g (and context features when the
+        model has a contextualiser)."""
+        return self.contextualise(self.encode_geometry(points, colours))
+
+    def encode_draws(self, draws: list[Tensor], colours: list[Tensor] | None = None) -> Encoding:
         """Each draw (1, N_i, 3) encoded on its own, as the encoder was trained (a whole scene at its training
         density), then joined: the heads pool each query's nearest encoded points from all draws, so a scan denser
         than one draw shapes the field with all of its drawn points."""
+        colours = colours or [None] * len(draws)
         if len(draws) == 1:
-            return self.encode(draws[0])
-        parts = [self.encode(d) for d in draws]
-        join = lambda name: torch.cat([getattr(p, name) for p in parts], dim=1)
-        return Encoding(join("points"), join("features"), None if parts[0].context is None else join("context"))
+            return self.encode(draws[0], colours[0])
+        parts = [self.encode(d, c) for d, c in zip(draws, colours)]
+        join = lambda name: None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts], 1)
+        return Encoding(*(join(name) for name in Encoding._fields))
 
-    def encode_geometry(self, points: Tensor) -> Encoding:
-        """points (B, N, 3) -> their encodings E_g alone."""
-        return Encoding(points, self.parts["encoder"](points))
+    def encode_geometry(self, points: Tensor, colours: Tensor | None = None) -> Encoding:
+        """points (B, N, 3) -> their encodings E_g alone (the colours, when given, ride along for
+        :meth:`contextualise`)."""
+        return Encoding(points, self.parts["encoder"](points), colours=colours)
 
     def contextualise(self, encoding: Encoding) -> Encoding:
         """Adds the contextualiser's features to an encoding (unchanged without a contextualiser)."""
         if "context" not in self.parts:
             return encoding
-        return encoding._replace(context=self.parts["context"](encoding.points, encoding.features))
+        return encoding._replace(context=self.parts["context"](encoding.points, encoding.features, encoding.colours))
 
     def udf(self, encoding: Encoding, queries: Tensor) -> Tensor:
         return self.parts["udf"](queries, encoding.points, encoding.features)

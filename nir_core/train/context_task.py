@@ -23,7 +23,7 @@ class ContextTask(Task):
 
     def forward(self, batch):
         with torch.no_grad():  # the encoder is frozen: its encodings are inputs here
-            encoding = self.model.encode_geometry(batch["points"])
+            encoding = self.model.encode_geometry(batch["points"], batch.get("colours"))
         encoding = self.model.contextualise(encoding)
         sem = _semantic_loss(self.model.semantics(encoding, batch["queries"]), batch["labels"],
                              batch.get("label_weights"))

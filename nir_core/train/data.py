@@ -23,7 +23,8 @@ from ..data.labels import IGNORE_LABEL, SCANNET20, LabelSet, require_label_set
 from ..data.sampling import SamplingConfig, make_udf_samples
 from ..data.scan import Scan
 from ..errors import NIRStudioError
-from .augment import AugmentConfig, augment, class_weights
+from ..models.contextualiser import NO_COLOUR
+from .augment import AugmentConfig, augment, augment_colours, class_weights
 
 
 @dataclass
@@ -46,6 +47,10 @@ class SceneSamplingConfig(Config):
     (:func:`~nir_core.data.synthetic.simulate_scan`: partial, noisy, dense near the camera and sparse far from it,
     like a real scan) instead of from the whole surface; the UDF targets stay those of the exact surface, so the
     encoder is asked to complete what the capture missed. Generated rooms only."""
+    colour: bool = False
+    """Give each example its input points' colours (``colours``: (N, 3) in [0, 1], ``NO_COLOUR`` where the scene has
+    none), for a contextualiser that reads colour (``model.context.colour``): a simulated capture's own colours
+    (lit, with per-view exposure and sensor noise), else each point's nearest scene point's."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     """Crops, turns about the vertical, scaling, drop-out and class balancing of each example
     (:mod:`~nir_core.train.augment`; all off by default)."""
@@ -69,8 +74,8 @@ class SceneSource:
     can_capture = False
     """Whether :meth:`captured` can simulate a scan of the scenes."""
 
-    def captured(self, index: int, seed: int) -> np.ndarray:
-        """(N, 3) points of a simulated RGB-D capture of scene ``index``, in the scene's own coordinates."""
+    def captured(self, index: int, seed: int) -> Scan:
+        """A simulated RGB-D capture of scene ``index`` (points and colours), in the scene's own coordinates."""
         raise NotImplementedError  # pragma: no cover - interface
 
 
@@ -95,10 +100,10 @@ class SyntheticRoomSource(SceneSource):
 
     can_capture = True
 
-    def captured(self, index: int, seed: int) -> np.ndarray:
+    def captured(self, index: int, seed: int) -> Scan:
         from ..data.synthetic import ScannerConfig, generate_room, simulate_scan
 
-        return simulate_scan(generate_room(self.seed + index), ScannerConfig(n_points=None), seed=seed).points
+        return simulate_scan(generate_room(self.seed + index), ScannerConfig(n_points=None), seed=seed)
 
 
 @dataclass
@@ -222,17 +227,27 @@ class UDFSceneDataset(Dataset):
                              sigmas=tuple(self.cfg.sigmas), ratios=tuple(self.cfg.ratios), seed=seed)
         samples = make_udf_samples(unit, cfg, field=field_)
         points = samples.surface
+        colours = unit.colours_at(points) if self.cfg.colour else None
         rng = np.random.default_rng(seed + 1)
         if self.cfg.scanned_input and rng.random() < self.cfg.scanned_input:
-            capture = unit.normalisation.apply(self.source.captured(index, seed))  # the room's unit cube
-            points = capture[rng.choice(len(capture), self.cfg.num_input, replace=len(capture) < self.cfg.num_input)]
+            capture = self.source.captured(index, seed)
+            pick = rng.choice(len(capture), self.cfg.num_input, replace=len(capture) < self.cfg.num_input)
+            points = unit.normalisation.apply(capture.points[pick])  # the room's unit cube
+            if self.cfg.colour:
+                colours = None if capture.colors is None else capture.colors[pick].astype(np.float32) / 255.0
+        if self.cfg.colour and colours is None:
+            colours = np.full((len(points), 3), NO_COLOUR, np.float32)
         if self.cfg.input_noise > 0:
             points = points + rng.normal(0, self.cfg.input_noise, points.shape).astype(np.float32)
         labels = samples.labels if samples.labels is not None else np.full(len(samples.queries), IGNORE_LABEL)
         queries, udf = samples.queries, samples.distances
         if self.cfg.augment.active:
-            points, queries, udf, labels = augment(points, queries, udf, np.asarray(labels), self.cfg.augment, rng)
+            points, queries, udf, labels, colours = augment(points, queries, udf, np.asarray(labels),
+                                                            self.cfg.augment, rng, colours)
         extra = {}
+        if colours is not None:
+            extra["colours"] = torch.from_numpy(np.ascontiguousarray(augment_colours(colours, self.cfg.augment, rng),
+                                                                     dtype=np.float32))
         if self.cfg.augment.class_balance:
             extra["label_weights"] = torch.from_numpy(class_weights(np.asarray(labels), self.cfg.augment.class_balance))
         return {

@@ -83,7 +83,7 @@ def _sources(cfg: TrainConfig):
 
 
 def _collate(examples: list[dict]) -> dict:
-    keys = ("points", "queries", "udf", "labels", "class", "label_weights")
+    keys = ("points", "queries", "udf", "labels", "class", "label_weights", "colours")
     return {k: torch.stack([e[k] for e in examples]) for k in keys if k in examples[0]}
 
 
@@ -96,6 +96,19 @@ def model_config(cfg: TrainConfig, bundle: ModelBundle | None = None) -> Config:
     elif cfg.init_from:
         base = (bundle or ModelBundle.load(cfg.init_from)).model_config
     return config_class(cfg.architecture).from_json(_merged(base, cfg.model_overrides), path="model")
+
+
+def _widened_inputs(own: dict, loaded: dict) -> dict:
+    """The loaded linear weights (out, in) whose layer now takes more inputs (e.g. a contextualiser that also reads
+    colour), placed in their first columns with zeros in the new ones: the layer computes what it did until the new
+    inputs' weights learn, so the run starts from the bundle's model."""
+    widened = {}
+    for name, weight in loaded.items():
+        mine = own.get(name)
+        if (mine is not None and mine.ndim == weight.ndim == 2 and mine.shape[0] == weight.shape[0]
+                and mine.shape[1] > weight.shape[1]):
+            widened[name] = torch.cat([weight, weight.new_zeros(weight.shape[0], mine.shape[1] - weight.shape[1])], 1)
+    return widened
 
 
 def _model(cfg: TrainConfig):
@@ -111,6 +124,7 @@ def _model(cfg: TrainConfig):
         model = build_model(cfg.architecture, model_config(cfg, bundle))
         own = model.state_dict()
         matching = {k: v for k, v in bundle.state.items() if k in own and own[k].shape == v.shape}
+        matching.update(_widened_inputs(own, bundle.state))
         model.load_state_dict(matching, strict=False)
         fresh = sorted({k.split(".")[1] for k in own if k not in matching and k.startswith("parts.")})
         if fresh:
@@ -197,7 +211,7 @@ def validate(task: Task, data: UDFSceneDataset) -> dict:
     l1, preds, gts, hits = [], [], [], []
     for i in range(len(data)):
         batch = _collate([data[i]])
-        enc = task.model.encode(batch["points"])
+        enc = task.model.encode(batch["points"], batch.get("colours"))
         l1.append(float(clamped_l1(task.model.udf(enc, batch["queries"]), batch["udf"])))
         if task.spec.needs_labels:
             near = batch["udf"][0] < 0.02
@@ -236,6 +250,9 @@ def _train(cfg: TrainConfig, progress: bool, hooks: TrainHooks | None) -> Path:
     env = _setup_distributed()
     out = cfg.out_dir
     model, model_config = _model(cfg)
+    if model.reads_colour and not cfg.data.sampling.colour:
+        raise ValueError("the model reads colour (model.context.colour) but the examples carry none: set "
+                         "data.sampling.colour=true")
     task = TASKS[cfg.task](model)
     optimizer = torch.optim.Adam(task.trainable_parameters(), lr=cfg.lr)
     step, history = 0, []

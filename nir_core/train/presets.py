@@ -16,6 +16,8 @@ from .config import TrainConfig
 MODELS = Path(__file__).resolve().parents[2] / "assets" / "models"
 GEOMETRY_BUNDLE = str(MODELS / "pt-geometry")
 """The bundled geometry-only Point Transformer, which the frozen / unfrozen / context presets start from."""
+CONTEXT_SCANS_BUNDLE = str(MODELS / "pt-context-scans")
+"""The bundled context model trained on simulated scans, which the colour preset continues."""
 NDF_COARSE_BUNDLE = str(MODELS / "ndf-geometry-64")
 """The bundled 64³ NDF, the first stage of the ``ndf-geometry`` preset."""
 
@@ -63,6 +65,15 @@ def _scans(cfg: TrainConfig) -> TrainConfig:
     return cfg
 
 
+def _colour(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with the contextualiser also reading colour: the examples carry their input's colours, with the
+    white balance and brightness changed per example and one example in five without colours."""
+    cfg.model_overrides = {**cfg.model_overrides, "context": {**cfg.model_overrides.get("context", {}), "colour": True}}
+    cfg.data.sampling.colour = True
+    cfg.data.sampling.augment.colour_jitter, cfg.data.sampling.augment.colour_drop = 0.2, 0.2
+    return cfg
+
+
 def _paper(task: str) -> TrainConfig:
     cfg = TrainConfig(task=task, model=PointUDFConfig(encoder=PointTransformerConfig.paper()), steps=100_000,
                       batch_size=12, checkpoint_every=1000, val_every=2000, out=f"out/train/point_udf-{task}-paper")
@@ -87,6 +98,11 @@ PRESETS: dict[str, Callable[[], TrainConfig]] = {
     # noisy, dense near the camera), while the labels still come from the whole room.
     "pt-context-scans": lambda: _scans(_cpu("context", init_from=GEOMETRY_BUNDLE, model_overrides={"context": {}},
                                             out="out/train/point_udf-context-scans")),
+    # pt-context-scans continued with colour as a further input of the contextualiser: its colour weights start at
+    # zero (it begins as pt-context-scans), the simulated scans' colours are lit with per-view exposure and noise.
+    "pt-context-scans-colour": lambda: _colour(_scans(_cpu("context", init_from=CONTEXT_SCANS_BUNDLE, steps=600,
+                                                           lr_decay_start=300, val_every=150,
+                                                           out="out/train/point_udf-context-scans-colour"))),
     # NDF in two stages (times and scores in assets/models/README.md). First a 64³ voxel grid plus each voxel's mean
     # point offset (a 9 cm voxel is 3 δ; the offsets carry the sub-voxel position): 2,500 steps, the second half
     # decaying.

@@ -84,7 +84,7 @@ class GeometryTask(Task):
     spec = TaskSpec("geometry", ("encoder", "udf"), needs_labels=False)
 
     def forward(self, batch):
-        enc = self.model.encode(batch["points"])
+        enc = self.model.encode(batch["points"], batch.get("colours"))
         loss = clamped_l1(self.model.udf(enc, batch["queries"]), batch["udf"])
         return loss, {"udf_l1": loss.detach()}
 
@@ -98,7 +98,7 @@ class JointTask(Task):
         self.log_vars = task_log_vars(("udf", "semantic"))
 
     def forward(self, batch):
-        enc = self.model.encode(batch["points"])
+        enc = self.model.encode(batch["points"], batch.get("colours"))
         udf = clamped_l1(self.model.udf(enc, batch["queries"]), batch["udf"])
         sem = _semantic_loss(self.model.semantics(enc, batch["queries"]), batch["labels"], batch.get("label_weights"))
         loss = uncertainty_weighted_loss({"udf": udf, "semantic": sem}, self.log_vars)
@@ -110,7 +110,7 @@ class FrozenTask(Task):
 
     def forward(self, batch):
         with torch.no_grad():
-            enc = self.model.encode(batch["points"])
+            enc = self.model.encode(batch["points"], batch.get("colours"))
         sem = _semantic_loss(self.model.semantics(enc, batch["queries"]), batch["labels"], batch.get("label_weights"))
         return sem, {"ce": sem.detach()}
 
@@ -119,7 +119,7 @@ class UnfrozenTask(Task):
     spec = TaskSpec("unfrozen", ("encoder", "semantic"), needs_labels=True)
 
     def forward(self, batch):
-        enc = self.model.encode(batch["points"])
+        enc = self.model.encode(batch["points"], batch.get("colours"))
         sem = _semantic_loss(self.model.semantics(enc, batch["queries"]), batch["labels"], batch.get("label_weights"))
         return sem, {"ce": sem.detach()}
 
@@ -131,7 +131,7 @@ class ClassifyTask(Task):
 
     def forward(self, batch):
         with torch.no_grad():
-            enc = self.model.encode(batch["points"])
+            enc = self.model.encode(batch["points"], batch.get("colours"))
         ce = F.cross_entropy(self.model.classify(enc), batch["class"])
         return ce, {"class_ce": ce.detach()}
 
@@ -146,7 +146,7 @@ class JointClassifyTask(Task):
         self.log_vars = task_log_vars(("udf", "class"))
 
     def forward(self, batch):
-        enc = self.model.encode(batch["points"])
+        enc = self.model.encode(batch["points"], batch.get("colours"))
         udf = clamped_l1(self.model.udf(enc, batch["queries"]), batch["udf"])
         ce = F.cross_entropy(self.model.classify(enc), batch["class"])
         loss = uncertainty_weighted_loss({"udf": udf, "class": ce}, self.log_vars)
@@ -172,7 +172,7 @@ class WholeTask(Task):
 
     def forward(self, batch):
         encode = getattr(self.model, "encode_geometry", self.model.encode)
-        geometry = encode(batch["points"])
+        geometry = encode(batch["points"], batch.get("colours"))
         udf = clamped_l1(self.model.udf(geometry, batch["queries"]), batch["udf"])
         loss, logs = udf, {"udf_l1": udf.detach()}
         if not (self.spec.needs_labels or self.spec.needs_classes):
