@@ -70,10 +70,10 @@ class FileResult:
     """What is unusual about a finished input (the report's ``warnings``)."""
 
 
-DEFAULT_MODELS = ("pt-context-scans", "pt-context", "pt-geometry")
+DEFAULT_MODELS = ("pt-context-scans-colour", "pt-context-scans", "pt-context", "pt-geometry")
 """The bundles a command uses when none is named, the first one present: the labelled bundle trained on simulated
-scans (what users upload; the best on real rooms, docs/RESULTS.md "Labels on real rooms"), the one trained on whole
-room surfaces, the geometry-only one."""
+scans that also reads colour (the best on real rooms, docs/RESULTS.md "Labels on real rooms"), the same without
+colour, the one trained on whole room surfaces, the geometry-only one."""
 
 
 def default_model() -> Path:
