@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from app.nerf_cli import nerf_app
 from app.options import Rename, config_options
 from app.web import WebConfig
 from compress.config import CompressConfig, FinetuneConfig
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 synth_app = typer.Typer(help="Generate labelled procedural rooms and objects.", no_args_is_help=True)
 app.add_typer(synth_app, name="synth")
+app.add_typer(nerf_app, name="nerf")
 
 # Typer raises click's exceptions (from its own copy of click in recent releases): reached through one it exports.
 _click_errors = importlib.import_module(typer.BadParameter.__module__)

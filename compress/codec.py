@@ -251,7 +251,8 @@ def read(path: str | Path) -> ModelBundle:
     header, state, _ = decode(path)
     meta = header["bundle"]
     extra = dict(meta.get("extra") or {})
-    extra["nirz"] = {"coder": header["coder"], "file_bytes": Path(path).stat().st_size, **header.get("compression", {})}
+    extra["nirz"] = {"coder": header["coder"], "file_bytes": Path(path).stat().st_size,
+                     "coded_sizes": header.get("coded_sizes"), **header.get("compression", {})}
     return ModelBundle(architecture=meta["architecture"], model_config=dict(meta.get("model_config") or {}),
                        state=state, label_set=meta.get("label_set"), training=dict(meta.get("training") or {}),
                        extra=extra)

@@ -18,17 +18,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ..atomic import atomic_write_bytes, atomic_write_json
+from ..atomic import atomic_write_json
 from ..bundle import BundleError, ModelBundle
 from ..config import Config
 from ..cpu import CpuTuning, applied
 from ..data.labels import SCANNET20
 from ..models.registry import build_model, config_class, from_bundle, to_bundle
 from .augment import AugmentConfig
+from .checkpoint import TRAIN_STATE, load_train_state, save_train_state, truncate_log
 from .config import TrainConfig
 from .data import FileSource, SyntheticObjectSource, SyntheticRoomSource, UDFSceneDataset
 from .tasks import TASKS, Task
@@ -154,40 +154,17 @@ def _save_checkpoint(out: Path, task: Task, model_config: dict, cfg: TrainConfig
                        extra={"step": step, "history": history[-50:]})
     bundle.save(path)
     # Optimiser and task tensors beside the weights; written after the bundle, read only with it.
-    tensors = {f"task.{k}": v for k, v in extra_state.items()}
-    names = {id(p): n for n, p in task.named_parameters()}
-    for p, state in optimizer.state.items():
-        for key, value in state.items():
-            tensors[f"opt.{names[id(p)]}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    tmp = path / ".train_state.safetensors.tmp"
-    save_file(tensors, str(tmp))
-    os.replace(tmp, path / "train_state.safetensors")
+    save_train_state(path, task, optimizer, {f"task.{k}": v for k, v in extra_state.items()})
 
 
 def _load_checkpoint(out: Path, task: Task, optimizer) -> tuple[int, list[dict]]:
     path = out / CHECKPOINT
     bundle = ModelBundle.load(path)
     task.model.load_state_dict(bundle.state)
-    tensors = load_file(str(path / "train_state.safetensors"))
+    tensors = load_train_state(path, task, optimizer)
     task.load_state_dict({**{f"model.{k}": v for k, v in bundle.state.items()},
                           **{k[5:]: v for k, v in tensors.items() if k.startswith("task.")}})
-    params = dict(task.named_parameters())
-    for key, value in tensors.items():
-        if key.startswith("opt."):
-            name, slot = key[4:].rsplit(".", 1)
-            optimizer.state[params[name]][slot] = value
     return int(bundle.extra["step"]), list(bundle.extra.get("history", []))
-
-
-def _truncate_log(path: Path, step: int) -> None:
-    """Drops the records of steps after ``step`` (logged by an interrupted run after its last checkpoint), so a
-    resumed run's log holds every step once."""
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines()
-    keep = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
-    if len(keep) != len(lines):
-        atomic_write_bytes(path, "".join(line + "\n" for line in keep).encode())
 
 
 def _checksum(module: torch.nn.Module) -> str:
@@ -256,7 +233,7 @@ def _train(cfg: TrainConfig, progress: bool, hooks: TrainHooks | None) -> Path:
     task = TASKS[cfg.task](model)
     optimizer = torch.optim.Adam(task.trainable_parameters(), lr=cfg.lr)
     step, history = 0, []
-    if cfg.resume and (out / CHECKPOINT / "train_state.safetensors").exists():
+    if cfg.resume and (out / CHECKPOINT / TRAIN_STATE).exists():
         step, history = _load_checkpoint(out, task, optimizer)
     if hooks.on_model:
         hooks.on_model(task.model)
@@ -269,7 +246,7 @@ def _train(cfg: TrainConfig, progress: bool, hooks: TrainHooks | None) -> Path:
     if env.main:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "config.json", cfg.to_json())
-        _truncate_log(out / "log.jsonl", step)
+        truncate_log(out / "log.jsonl", step)
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.task}", unit="step", disable=not (progress and env.main))
     # Training time of the steps kept so far, summed over the processes a resumed run took (None when a checkpoint
     # predates the record: that run's time is unknown).

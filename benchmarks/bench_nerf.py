@@ -1,0 +1,94 @@
+"""Quantised NeRFs on the lego scene: K-means against the uniform quantisers at 3 bits (Gordon et al. Table 1) and
+the bit sweep (their Fig. 9), trained quantisation-aware from the first step with repartitioning.
+
+Every run trains the paper's network (4 x 64 ReLU, positional encoding with 10 / 4 octaves, 64 stratified samples,
+no hierarchical sampling) on the Blender lego scene of ../shared/data at the stated image size, for the stated
+number of steps (a CPU budget, far below the paper's 200,000), then renders the first ``--test-views`` test views
+and scores them (PSNR, SSIM, gradient PSNR). The size is the ``.nirz`` file (codebook + indices per layer, biases
+float32, coded by BZIP2 / LZMA / range coder, the smallest kept; the BZIP2 body beside it, the paper's coder).
+Each run is a resumable training folder under ``--work``: an interrupted benchmark continues where it stopped, and
+``--carry`` keeps the rows already measured.
+
+Run: ``.venv/bin/python benchmarks/bench_nerf.py [--steps 3000] [--downscale 2] [--table 1|sweep] [--carry]``
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+from results import REPO, Experiment, Table, carried_rows, carry_note
+
+from compress.config import CompressConfig
+from compress.nerf import load_nerf, train_quantised
+from nir_core.data.views import load_views
+from nir_core.nerf.train import NerfTrainConfig, render_view
+
+LEGO = REPO.parent / "shared" / "data" / "nerf_synthetic_lego_200"
+QUANTISERS = ("kmeans", "distributional", "minmax", "explicit")
+PAPER_TABLE_1_LEGO = {"kmeans": 22.88, "distributional": 21.37, "minmax": 20.79, "explicit": 21.89}
+"""Gordon et al. Table 1, lego, 3 bits: test PSNR (their 200,000-step training on 800 x 800 images)."""
+
+
+def run(name: str, args, quantiser: str | None, bits: int) -> dict:
+    cfg = NerfTrainConfig(data=str(LEGO), downscale=args.downscale, steps=args.steps, val_every=0, val_views=0,
+                          out=str(Path(args.work) / name), lr=args.lr, lr_final=args.lr_final)
+    start = time.perf_counter()
+    quantisation = CompressConfig(quantiser=quantiser, bits=bits) if quantiser else None
+    report = train_quantised(cfg, quantisation, repartition_every=args.repartition_every, progress=False)
+    model, bundle = load_nerf(report.get("file") or report["bundle"])
+    views = load_views(LEGO, "test", args.downscale)
+    scores = [render_view(model, views, i, cfg.render)[1] for i in range(min(args.test_views, len(views)))]
+    mean = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
+    return {**mean, "file_bytes": report.get("file_bytes"), "bzip2_body_bytes": (report.get("coded_sizes") or {})
+            .get("bzip2"), "float32_bytes": report["float32_bytes"], "train_seconds": report["seconds"],
+            "seconds": time.perf_counter() - start}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--table", choices=("1", "sweep"), default="1")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--downscale", type=int, default=2, help="of the 200 x 200 lego images")
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--lr-final", type=float, default=5e-5)
+    parser.add_argument("--repartition-every", type=int, default=100)
+    parser.add_argument("--test-views", type=int, default=10)
+    parser.add_argument("--bits", default="1,3,5,8", help="bit widths of the sweep")
+    parser.add_argument("--work", default="out/bench_nerf")
+    parser.add_argument("--carry", action="store_true")
+    args = parser.parse_args()
+    name = "nerf_table1" if args.table == "1" else "nerf_bits"
+    exp = Experiment(name=name, title=("Quantised NeRF, lego, 3 bits (Gordon et al. Table 1)" if args.table == "1"
+                                       else "Quantised NeRF, lego: bits per weight (Gordon et al. Fig. 9)") + f" ({name})",
+                     description=__doc__.split("\n\nRun:")[0])
+    done = carried_rows(name, args, ("steps", "downscale", "lr", "lr_final", "repartition_every", "test_views")) \
+        if args.carry else {}
+    plan = [("float32", None, 32)] + [(f"{q} 3 bits", q, 3) for q in QUANTISERS] if args.table == "1" else \
+        [(f"{q} {b} bits", q, int(b)) for b in args.bits.split(",") for q in ("kmeans", "explicit")]
+    rows = []
+    for label, quantiser, bits in plan:
+        if label in done:
+            rows.append(done[label])
+        else:
+            folder = label.replace(" ", "-")
+            rows.append({"row": label, "quantiser": quantiser or "none", "bits": bits, **run(folder, args, quantiser, bits)})
+            print(label, {k: round(v, 3) for k, v in rows[-1].items() if isinstance(v, float)}, flush=True)
+        exp.metrics = {"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}
+        exp.save()  # after every run: a long benchmark keeps what it measured
+    table = Table(["run", "PSNR", "SSIM", "gradient PSNR", "file (KB)", "BZIP2 body (KB)", "paper PSNR",
+                   "train time (s)"])
+    for r in rows:
+        table.rows.append([r["row"], f"{r['psnr']:.2f}", f"{r['ssim']:.3f}", f"{r['gradient_psnr']:.2f}",
+                           "-" if r["file_bytes"] is None else f"{r['file_bytes'] / 1024:.2f}",
+                           "-" if r["bzip2_body_bytes"] is None else f"{r['bzip2_body_bytes'] / 1024:.2f}",
+                           f"{PAPER_TABLE_1_LEGO[r['quantiser']]:.2f}" if r["bits"] == 3 and r["quantiser"] in
+                           PAPER_TABLE_1_LEGO else "-", f"{r['train_seconds']:.0f}"])
+    exp.tables[f"lego at {200 // args.downscale} px, {args.steps} steps"] = table
+    exp.notes += carry_note(rows)
+    exp.save()
+
+
+if __name__ == "__main__":
+    main()

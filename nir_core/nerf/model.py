@@ -1,0 +1,103 @@
+"""The radiance field: a small NeRF MLP (positional encoding, ``depth`` x ``width`` layers, a density head and a
+view-dependent colour head), the network Gordon et al. quantise ("On Quantizing Implicit Neural Representations",
+§4.3: 4 layers of 64 units, ReLU, positional encoding, no hierarchical sampling).
+
+Every weight sits in an ``nn.Linear``, so the quantisation-aware layers and the ``.nirz`` codec of ``compress/``
+take the model as they take any other.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..config import Config, bounded, check_ranges
+
+ACTIVATIONS = ("relu", "sine")
+
+
+@dataclass
+class NeRFConfig(Config):
+    """Architecture of :class:`NeRF`."""
+
+    depth: int = bounded(4, 1)
+    """Layers of the trunk that reads the encoded position (the paper: 4)."""
+    width: int = bounded(64, 1)
+    """Units per trunk layer (the paper: 64; the original NeRF: 8 x 256)."""
+    position_frequencies: int = bounded(10, 0)
+    """Octaves of the positional encoding of x (NeRF: 10)."""
+    direction_frequencies: int = bounded(4, 0)
+    """Octaves of the positional encoding of the view direction (NeRF: 4)."""
+    view_dependent: bool = True
+    """Colour depends on the view direction (a layer of ``width // 2`` units reads it); off: colour from position."""
+    activation: str = "relu"
+    """``"relu"`` (NeRF) or ``"sine"`` (SIREN layers, ``sine_omega``)."""
+    sine_omega: float = bounded(30.0, 0.0)
+    """The sine's frequency factor ω (SIREN: 30)."""
+
+    def __post_init__(self):
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+        check_ranges(self)
+
+
+def positional_encoding(x: Tensor, frequencies: int) -> Tensor:
+    """(..., D) -> (..., D * (1 + 2 * frequencies)): x, then sin and cos of 2^k π x for k < ``frequencies``."""
+    if frequencies == 0:
+        return x
+    scales = (2.0 ** torch.arange(frequencies, dtype=x.dtype, device=x.device)) * math.pi
+    angles = (x[..., None, :] * scales[:, None]).flatten(-2)
+    return torch.cat([x, torch.sin(angles), torch.cos(angles)], -1)
+
+
+class Sine(nn.Module):
+    def __init__(self, omega: float):
+        super().__init__()
+        self.omega = omega
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.sin(self.omega * x)
+
+
+class NeRF(nn.Module):
+    """(positions (M, 3), unit view directions (M, 3)) -> (colours (M, 3) in [0, 1], densities (M,) >= 0)."""
+
+    def __init__(self, cfg: NeRFConfig | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg or NeRFConfig()
+        act = (lambda: nn.ReLU(inplace=True)) if cfg.activation == "relu" else (lambda: Sine(cfg.sine_omega))
+        inputs = 3 * (1 + 2 * cfg.position_frequencies)
+        layers: list[nn.Module] = []
+        for i in range(cfg.depth):
+            layers += [nn.Linear(inputs if i == 0 else cfg.width, cfg.width), act()]
+        self.trunk = nn.Sequential(*layers)
+        self.density = nn.Linear(cfg.width, 1)
+        if cfg.view_dependent:
+            self.feature = nn.Linear(cfg.width, cfg.width)
+            self.view = nn.Sequential(nn.Linear(cfg.width + 3 * (1 + 2 * cfg.direction_frequencies), cfg.width // 2
+                                                or 1), act())
+            self.colour = nn.Linear(cfg.width // 2 or 1, 3)
+        else:
+            self.colour = nn.Linear(cfg.width, 3)
+        if cfg.activation == "sine":
+            self._siren_init()
+
+    def _siren_init(self) -> None:
+        """SIREN's initialisation: the first layer uniform in ±1/fan_in, later ones ±sqrt(6/fan_in)/ω."""
+        with torch.no_grad():
+            for i, layer in enumerate(m for m in self.modules() if isinstance(m, nn.Linear)):
+                bound = 1 / layer.in_features if i == 0 else math.sqrt(6 / layer.in_features) / self.cfg.sine_omega
+                layer.weight.uniform_(-bound, bound)
+
+    def forward(self, positions: Tensor, directions: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.trunk(positional_encoding(positions, self.cfg.position_frequencies))
+        sigma = torch.relu(self.density(h)).squeeze(-1)
+        if self.cfg.view_dependent:
+            d = positional_encoding(directions, self.cfg.direction_frequencies)
+            h = self.view(torch.cat([self.feature(h), d], -1))
+        return torch.sigmoid(self.colour(h)), sigma
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
