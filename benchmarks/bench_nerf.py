@@ -9,7 +9,7 @@ float32, coded by BZIP2 / LZMA / range coder, the smallest kept; the BZIP2 body 
 Each run is a resumable training folder under ``--work``: an interrupted benchmark continues where it stopped, and
 ``--carry`` keeps the rows already measured.
 
-Run: ``.venv/bin/python benchmarks/bench_nerf.py [--steps 3000] [--downscale 2] [--table 1|sweep] [--carry]``
+Run: ``.venv/bin/python benchmarks/bench_nerf.py [--steps 3000] [--downscale 2] [--table 1|sweep] [--carry] [--retable]``
 """
 from __future__ import annotations
 
@@ -46,6 +46,34 @@ def run(name: str, args, quantiser: str | None, bits: int) -> dict:
             "seconds": time.perf_counter() - start}
 
 
+def tables(rows: list[dict], steps: int, downscale: int) -> dict[str, Table]:
+    table = Table(["run", "PSNR", "SSIM", "gradient PSNR", "size (KB)", "BZIP2 body (KB)", "paper PSNR",
+                   "train time (s)"])
+    for r in rows:
+        size = r["float32_bytes"] if r["file_bytes"] is None else r["file_bytes"]
+        table.rows.append([r["row"], f"{r['psnr']:.2f}", f"{r['ssim']:.3f}", f"{r['gradient_psnr']:.2f}",
+                           f"{size / 1024:.2f}" + (" (float32 weights)" if r["file_bytes"] is None else ""),
+                           "-" if r["bzip2_body_bytes"] is None else f"{r['bzip2_body_bytes'] / 1024:.2f}",
+                           f"{PAPER_TABLE_1_LEGO[r['quantiser']]:.2f}" if r["bits"] == 3 and r["quantiser"] in
+                           PAPER_TABLE_1_LEGO else "-", f"{r['train_seconds']:.0f}"])
+    return {f"lego at {200 // downscale} px, {steps} steps": table}
+
+
+def retable(name: str) -> None:
+    """Rebuilds the table of ``benchmarks/results/NAME.json`` from its measured rows (nothing is re-run)."""
+    import json
+
+    from results import RESULTS_DIR, atomic_write_json, refresh_results_md
+
+    path = RESULTS_DIR / f"{name}.json"
+    record = json.loads(path.read_text())
+    args = record["metrics"]["args"]
+    built = tables(record["metrics"]["rows"], int(args["steps"]), int(args["downscale"]))
+    record["tables"] = {k: {"headers": t.headers, "rows": t.rows} for k, t in built.items()}
+    atomic_write_json(path, record)
+    refresh_results_md()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", choices=("1", "sweep"), default="1")
@@ -58,8 +86,11 @@ def main() -> None:
     parser.add_argument("--bits", default="1,3,5,8", help="bit widths of the sweep")
     parser.add_argument("--work", default="out/bench_nerf")
     parser.add_argument("--carry", action="store_true")
+    parser.add_argument("--retable", action="store_true", help="only rebuild the table from the last run's rows")
     args = parser.parse_args()
     name = "nerf_table1" if args.table == "1" else "nerf_bits"
+    if args.retable:
+        return retable(name)
     exp = Experiment(name=name, title=("Quantised NeRF, lego, 3 bits (Gordon et al. Table 1)" if args.table == "1"
                                        else "Quantised NeRF, lego: bits per weight (Gordon et al. Fig. 9)") + f" ({name})",
                      description=__doc__.split("\n\nRun:")[0])
@@ -77,15 +108,7 @@ def main() -> None:
             print(label, {k: round(v, 3) for k, v in rows[-1].items() if isinstance(v, float)}, flush=True)
         exp.metrics = {"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}
         exp.save()  # after every run: a long benchmark keeps what it measured
-    table = Table(["run", "PSNR", "SSIM", "gradient PSNR", "file (KB)", "BZIP2 body (KB)", "paper PSNR",
-                   "train time (s)"])
-    for r in rows:
-        table.rows.append([r["row"], f"{r['psnr']:.2f}", f"{r['ssim']:.3f}", f"{r['gradient_psnr']:.2f}",
-                           "-" if r["file_bytes"] is None else f"{r['file_bytes'] / 1024:.2f}",
-                           "-" if r["bzip2_body_bytes"] is None else f"{r['bzip2_body_bytes'] / 1024:.2f}",
-                           f"{PAPER_TABLE_1_LEGO[r['quantiser']]:.2f}" if r["bits"] == 3 and r["quantiser"] in
-                           PAPER_TABLE_1_LEGO else "-", f"{r['train_seconds']:.0f}"])
-    exp.tables[f"lego at {200 // args.downscale} px, {args.steps} steps"] = table
+    exp.tables = tables(rows, args.steps, args.downscale)
     exp.notes += carry_note(rows)
     exp.save()
 
