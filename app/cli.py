@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from app.image_cli import image_app
 from app.nerf_cli import nerf_app
 from app.options import Rename, config_options
 from app.web import WebConfig
@@ -31,6 +32,7 @@ app = typer.Typer(
 synth_app = typer.Typer(help="Generate labelled procedural rooms and objects.", no_args_is_help=True)
 app.add_typer(synth_app, name="synth")
 app.add_typer(nerf_app, name="nerf")
+app.add_typer(image_app, name="image")
 
 # Typer raises click's exceptions (from its own copy of click in recent releases): reached through one it exports.
 _click_errors = importlib.import_module(typer.BadParameter.__module__)
@@ -433,10 +435,21 @@ def inspect(path: Path = typer.Argument(..., help="A .nirz file.")):
 
 @app.command()
 @config_options(WebConfig, "host", "port", "share", "max_upload_mb", "max_points", "torch_threads", param="settings")
-def web(*, settings):
-    """Serve the web UI (Gradio): upload a scan, get its labelled reconstruction, download GLB / PLY / report."""
+def web(
+    nerf: list[str] = typer.Option([], help="NAME=PATH: a radiance field (.nirz or run folder) offered in the "
+                                   "Compare NeRFs tab; repeat for more."),
+    *,
+    settings,
+):
+    """Serve the web UI (Gradio): upload a scan, get its labelled reconstruction, download GLB / PLY / report;
+    compare compressed encoders and compressed NeRFs."""
     from app.web import launch, server_tuning
 
+    for item in nerf:
+        name, _, path = item.partition("=")
+        if not name or not path or not Path(path).exists():
+            raise typer.BadParameter(f"--nerf {item}: write NAME=PATH with an existing .nirz or run folder")
+        settings.nerfs[name] = Path(path)
     cpu.apply(server_tuning(settings))  # this command is the program: it owns torch's process-wide threads
     launch(settings)
 

@@ -1,13 +1,14 @@
 """``nir-studio nerf``: train a (quantised) radiance field on posed images, render it, score it."""
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from app.image_cli import save_png
 
 nerf_app = typer.Typer(help="Radiance fields: train (optionally quantisation-aware), render, evaluate.",
                        no_args_is_help=True)
@@ -113,7 +114,7 @@ def _render(model_path: Path, out_dir: Path | None, data: Path | None, split: st
         image, metrics = render_view(model, views, i, render_cfg)
         rows.append({"view": views.names[i], **metrics})
         if out_dir is not None:
-            _save_png(out_dir / f"{split}_{i:03d}.png", image.numpy())
+            save_png(out_dir / f"{split}_{i:03d}.png", image.numpy())
     file_bytes = model_path.stat().st_size if model_path.is_file() else None
     result = {"model": str(model_path), "data": str(source), "split": split, "views": rows,
               "mean": {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "ssim", "gradient_psnr")} if rows
@@ -136,17 +137,6 @@ def _render(model_path: Path, out_dir: Path | None, data: Path | None, split: st
     if out_dir is not None:
         atomic_write_json(out_dir / "metrics.json", result)
     return result
-
-
-def _save_png(path: Path, image) -> None:
-    import numpy as np
-    from PIL import Image
-
-    from nir_core.atomic import atomic_write_bytes
-
-    buffer = io.BytesIO()
-    Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)).save(buffer, format="PNG")
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _save_animation(path: Path, frames: list) -> Path:

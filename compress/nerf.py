@@ -11,16 +11,14 @@ from pathlib import Path
 
 import torch
 
-from nir_core.atomic import atomic_write_bytes
 from nir_core.bundle import ModelBundle
 from nir_core.nerf.model import NeRF, NeRFConfig
 from nir_core.nerf.train import ARCHITECTURE, BUNDLE, NerfTrainConfig, train_nerf
-from nir_core.train.engine import TrainHooks
 
 from . import codec
 from .config import CompressConfig
-from .qat import QuantisedLayers, RepartitionSchedule, attach
-from .workflow import float32_bytes, quantised_tensors
+from .qat_run import QATRun
+from .workflow import float32_bytes
 
 NIRZ_NAME = "model.nirz"
 """The quantised file a quantised run writes in its folder."""
@@ -31,37 +29,15 @@ def train_quantised(cfg: NerfTrainConfig, quantisation: CompressConfig | None, r
     """Trains (or resumes) the NeRF of ``cfg``; with ``quantisation``, quantisation-aware from the first step, and
     writes ``cfg.out/model.nirz``. Returns a report: the bundle, the file, its size by every coder, the float size,
     the final TLQE and the training time."""
-    held: dict = {}
-    hooks = TrainHooks()
-    if quantisation is not None:
-        schedule = RepartitionSchedule(every=repartition_every)
-
-        def on_model(model) -> None:
-            q = quantisation
-            held["model"] = model
-            held["layers"] = attach(model, q.quantiser, q.bits, q.layer_bits, q.codebook_dtype)
-
-        def on_step(step: int, model) -> dict:
-            layers: QuantisedLayers = held["layers"]
-            return {"tlqe": layers.repartition()} if schedule.due(step, layers) else {}
-
-        hooks = TrainHooks(on_model=on_model, on_step=on_step)
+    run = QATRun(quantisation, repartition_every) if quantisation is not None else None
     start = time.perf_counter()
-    bundle_path = train_nerf(cfg, progress=progress, hooks=hooks)
-    report = {"bundle": str(bundle_path), "seconds": round(time.perf_counter() - start, 1)}
+    bundle_path = train_nerf(cfg, progress=progress, hooks=run.hooks if run else None)
     bundle = ModelBundle.load(bundle_path, architecture=ARCHITECTURE)
-    report["float32_bytes"] = float32_bytes(bundle)
-    if quantisation is None:
+    report = {"bundle": str(bundle_path), "seconds": round(time.perf_counter() - start, 1),
+              "float32_bytes": float32_bytes(bundle)}
+    if run is None:
         return report
-    layers: QuantisedLayers = held["layers"]
-    q = quantisation
-    data, header = codec.encode_bundle(bundle, quantised_tensors(held["model"], layers), coder=q.coder,
-                                       raw_float=q.raw_float,
-                                       extra={"config": q.to_json(), "tlqe": layers.tlqe(), "source": str(bundle_path),
-                                              "repartition_every": repartition_every})
-    path = atomic_write_bytes(Path(cfg.out) / NIRZ_NAME, data)
-    return {**report, "file": str(path), "file_bytes": path.stat().st_size, "coder": header["coder"],
-            "coded_sizes": header["coded_sizes"], "tlqe": layers.tlqe()}
+    return {**report, **run.write(bundle, Path(cfg.out) / NIRZ_NAME, source=str(bundle_path))}
 
 
 def load_nerf(path: str | Path) -> tuple[NeRF, ModelBundle]:

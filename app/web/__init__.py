@@ -50,6 +50,9 @@ class WebConfig:
     """Parent of the per-session folders."""
     models: dict[str, Path] = field(default_factory=dict)
     """Choosable bundles by display name (default: the bundled ones)."""
+    nerfs: dict[str, Path] = field(default_factory=dict)
+    """Radiance fields (``.nirz`` files or run folders) offered in the Compare NeRFs tab, by display name; users can
+    upload their own ``.nirz`` too."""
 
     def __post_init__(self):
         check_ranges(self)
@@ -65,9 +68,11 @@ class View:
 
 def _views() -> list[View]:
     from .compare import build_compare
+    from .nerf_compare import build_nerf_compare
     from .reconstruct import build_reconstruct
 
-    return [View("Reconstruct", build_reconstruct), View("Compare encoders", build_compare)]
+    return [View("Reconstruct", build_reconstruct), View("Compare encoders", build_compare),
+            View("Compare NeRFs", build_nerf_compare)]
 
 
 VIEWS: Callable[[], list[View]] = _views

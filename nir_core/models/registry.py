@@ -18,6 +18,11 @@ _ARCHITECTURES: dict[str, tuple[str, str]] = {
 }
 
 
+NOT_SCAN_MODELS = {"nerf": "a radiance field (render it with nir-studio nerf render)",
+                   "image_inr": "an image (decode it with nir-studio image decode)"}
+"""Architectures of other files the codec stores, which no scan pipeline runs: what to do with each instead."""
+
+
 def register(name: str, builder: str, config: str) -> None:
     """Registers architecture ``name``: ``builder`` (``"package.module:callable"``, ``callable(cfg) ->
     ImplicitModel``, e.g. the model class) and ``config`` (``"package.module:ConfigClass"``, a
@@ -68,6 +73,8 @@ def from_bundle(bundle: ModelBundle | str | Path, *, source: str | Path | None =
         source = bundle
         bundle = ModelBundle.load(bundle)
     where = source or "<bundle>"
+    if bundle.architecture in NOT_SCAN_MODELS:
+        raise BundleError(where, f"holds {NOT_SCAN_MODELS[bundle.architecture]}, not a model of scans")
     try:
         model = build_model(bundle.architecture, bundle.model_config)
     except (ValueError, TypeError, KeyError) as exc:

@@ -7,13 +7,13 @@ take the model as they take any other.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from ..config import Config, bounded, check_ranges
+from ..inr.layers import Sine, positional_encoding, siren_init
 
 ACTIVATIONS = ("relu", "sine")
 
@@ -43,24 +43,6 @@ class NeRFConfig(Config):
         check_ranges(self)
 
 
-def positional_encoding(x: Tensor, frequencies: int) -> Tensor:
-    """(..., D) -> (..., D * (1 + 2 * frequencies)): x, then sin and cos of 2^k π x for k < ``frequencies``."""
-    if frequencies == 0:
-        return x
-    scales = (2.0 ** torch.arange(frequencies, dtype=x.dtype, device=x.device)) * math.pi
-    angles = (x[..., None, :] * scales[:, None]).flatten(-2)
-    return torch.cat([x, torch.sin(angles), torch.cos(angles)], -1)
-
-
-class Sine(nn.Module):
-    def __init__(self, omega: float):
-        super().__init__()
-        self.omega = omega
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.sin(self.omega * x)
-
-
 class NeRF(nn.Module):
     """(positions (M, 3), unit view directions (M, 3)) -> (colours (M, 3) in [0, 1], densities (M,) >= 0)."""
 
@@ -82,14 +64,7 @@ class NeRF(nn.Module):
         else:
             self.colour = nn.Linear(cfg.width, 3)
         if cfg.activation == "sine":
-            self._siren_init()
-
-    def _siren_init(self) -> None:
-        """SIREN's initialisation: the first layer uniform in ±1/fan_in, later ones ±sqrt(6/fan_in)/ω."""
-        with torch.no_grad():
-            for i, layer in enumerate(m for m in self.modules() if isinstance(m, nn.Linear)):
-                bound = 1 / layer.in_features if i == 0 else math.sqrt(6 / layer.in_features) / self.cfg.sine_omega
-                layer.weight.uniform_(-bound, bound)
+            siren_init(self, cfg.sine_omega)
 
     def forward(self, positions: Tensor, directions: Tensor) -> tuple[Tensor, Tensor]:
         h = self.trunk(positional_encoding(positions, self.cfg.position_frequencies))

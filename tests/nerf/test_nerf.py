@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +10,8 @@ import torch
 from conftest import shared_file
 
 from nir_core.data.views import load_views
-from nir_core.nerf.model import NeRF, NeRFConfig, positional_encoding
+from nir_core.inr.layers import positional_encoding
+from nir_core.nerf.model import NeRF, NeRFConfig
 from nir_core.nerf.rays import camera_rays, distort, to_ndc, undistort
 from nir_core.nerf.render import composite, importance, stratified
 from nir_core.nerf.train import NerfTrainConfig, train_nerf
@@ -102,6 +104,12 @@ def test_a_quantised_run_writes_a_small_nirz_that_renders(tmp_path):
 
     image, metrics = render_view(model, views, 0, cfg.render)
     assert image.shape == (25, 25, 3) and metrics["psnr"] > 5
+    # The scan commands refuse it with a hint instead of failing to build it.
+    from nir_core.errors import NIRStudioError
+    from nir_core.pipeline import load_model
+
+    with pytest.raises(NIRStudioError, match="holds a radiance field"):
+        load_model(report["file"])
 
 
 @pytest.mark.slow
@@ -124,3 +132,34 @@ def test_cli_trains_renders_and_scores(tmp_path, capsys):
     with pytest.raises(SystemExit) as code:
         main(["nerf", "train", str(tmp_path), "-o", str(tmp_path / "bad")])
     assert code.value.code == 2 and "is not a NeRF dataset" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_compare_nerfs_job_renders_both_sides_beside_the_ground_truth(tmp_path):
+    from app.web.nerf_compare import run_nerf_comparison
+    from compress.config import CompressConfig
+    from compress.nerf import train_quantised
+    from nir_core.errors import NIRStudioError
+
+    float_run = train_quantised(tiny_config(tmp_path / "f", steps=10, val_every=0), None, progress=False)
+    quantised = train_quantised(tiny_config(tmp_path / "q", steps=10, val_every=0),
+                                CompressConfig(quantiser="kmeans", bits=2), progress=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    result = run_nerf_comparison(Path(float_run["bundle"]), Path(quantised["file"]), 2, None, "test", work)
+    assert all(p.exists() for p in result["images"].values()) and len(result["images"]) == 3
+    summary = result["summary"]
+    assert summary["right: model.nirz"]["size_bytes"] < summary["left: bundle"]["size_bytes"]
+    assert "psnr" in summary["left: bundle"] and summary["PSNR between the two renderings"] > 0
+    with pytest.raises(ValueError, match="not in the test split"):
+        run_nerf_comparison(Path(float_run["bundle"]), Path(quantised["file"]), 99, None, "test", work)
+    with pytest.raises(NIRStudioError, match="not a NeRF dataset"):
+        run_nerf_comparison(Path(float_run["bundle"]), Path(quantised["file"]), 0, tmp_path, "test", work)
+
+
+def test_web_refuses_a_nerf_that_is_not_there(tmp_path, capsys):
+    from app.cli import main
+
+    with pytest.raises(SystemExit) as code:
+        main(["web", "--nerf", f"lego={tmp_path / 'missing.nirz'}"])
+    assert code.value.code == 2 and "write NAME=PATH with an existing .nirz" in capsys.readouterr().err

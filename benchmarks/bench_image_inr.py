@@ -1,0 +1,99 @@
+"""Images as networks against JPEG and WebP at matched bits per pixel (COIN's claim: an INR beats JPEG at low rates,
+around 0.3 bpp), with K-means quantisation-aware fitting (Gordon et al.).
+
+Each Kodak image of ../shared/data (a centre crop of ``--crop`` pixels, a CPU budget) is fitted by SIRENs of several
+sizes, quantisation-aware with K-means at ``--bits`` bits from the first step (codebooks refitted every step), and
+stored as a ``.nirz``. Its rate is counted twice: the whole file (header included) and the coded weights alone
+(what COIN counts). JPEG and WebP (Pillow) encode the same crop at every quality setting; their PSNR at the
+network's rate is read off their rate-distortion curve by linear interpolation (a rate below the codec's lowest is
+"below range"). Rows: every network size; the crossover says at which rates the network wins.
+
+Run: ``.venv/bin/python benchmarks/bench_image_inr.py [--images 3] [--crop 128] [--steps 1000] [--bits 6]``
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from results import REPO, Experiment, Table
+
+from compress.config import CompressConfig
+from compress.image import fit_to_file, read_image
+from nir_core.image_metrics import psnr
+from nir_core.inr.image import ImageFitConfig, ImageINRConfig
+
+KODAK = REPO.parent / "shared" / "data" / "kodak_01_12"
+SIZES = ((2, 16), (3, 24), (4, 32), (5, 40), (6, 56))
+"""(hidden layers, width) of the networks: from about 0.1 to above 1 bpp on a 128 x 128 crop at 6 bits."""
+
+
+def codec_curve(image: np.ndarray, fmt: str) -> list[tuple[float, float]]:
+    """(bpp, PSNR) of Pillow's ``fmt`` at every quality 1..95, sorted by rate."""
+    pixels = Image.fromarray((image * 255 + 0.5).astype(np.uint8))
+    points = []
+    for quality in range(1, 96):
+        buffer = io.BytesIO()
+        pixels.save(buffer, format=fmt, quality=quality)
+        decoded = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"), np.float32) / 255
+        points.append((len(buffer.getvalue()) * 8 / (image.shape[0] * image.shape[1]), psnr(decoded, image)))
+    return sorted(points)
+
+
+def at_rate(curve: list[tuple[float, float]], bpp: float) -> float | None:
+    """The codec's PSNR at ``bpp`` by linear interpolation of its curve; None below its lowest rate."""
+    rates, scores = np.array([p[0] for p in curve]), np.array([p[1] for p in curve])
+    if bpp < rates[0]:
+        return None
+    return float(np.interp(bpp, rates, scores))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=3)
+    parser.add_argument("--crop", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--bits", type=int, default=6)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    args = parser.parse_args()
+    exp = Experiment(name="image_inr", title="Images as networks against JPEG and WebP (image_inr)",
+                     description=__doc__.split("\n\nRun:")[0])
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in sorted(KODAK.glob("kodim*.png"))[:args.images]:
+            image = read_image(path, (args.crop, args.crop))
+            curves = {fmt: codec_curve(image, fmt) for fmt in ("JPEG", "WEBP")}
+            for layers, width in SIZES:
+                cfg = ImageFitConfig(model=ImageINRConfig(hidden_layers=layers, width=width), steps=args.steps,
+                                     lr=args.lr)
+                r = fit_to_file(image, Path(tmp) / "x.nirz", cfg, CompressConfig(quantiser="kmeans", bits=args.bits),
+                                progress=False)
+                row = {"image": path.stem, "network": f"{layers} x {width}", "bpp": r["bpp"], "body_bpp": r["body_bpp"],
+                       "psnr": r["psnr"], "ssim": r["ssim"], "seconds": r["seconds"],
+                       **{f"{fmt.lower()}_at_bpp": at_rate(c, r["bpp"]) for fmt, c in curves.items()},
+                       **{f"{fmt.lower()}_at_body_bpp": at_rate(c, r["body_bpp"]) for fmt, c in curves.items()}}
+                rows.append(row)
+                print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+            exp.metrics = {"args": vars(args), "rows": rows,
+                           "codec_curves": exp.metrics.get("codec_curves", {}) | {path.stem: curves}}
+            exp.save()
+    fmt = lambda v: "below range" if v is None else f"{v:.2f}"
+    table = Table(["image", "network", "bpp (file / weights)", "PSNR", "JPEG at file bpp", "WebP at file bpp",
+                   "JPEG at weights bpp", "WebP at weights bpp"])
+    for r in rows:
+        table.rows.append([r["image"], r["network"], f"{r['bpp']:.3f} / {r['body_bpp']:.3f}", f"{r['psnr']:.2f}",
+                           fmt(r["jpeg_at_bpp"]), fmt(r["webp_at_bpp"]), fmt(r["jpeg_at_body_bpp"]),
+                           fmt(r["webp_at_body_bpp"])])
+    exp.tables[f"{args.crop} x {args.crop} centre crops, K-means {args.bits} bits, {args.steps} steps"] = table
+    wins = [r for r in rows if r["jpeg_at_bpp"] is not None and r["psnr"] > r["jpeg_at_bpp"]]
+    exp.notes.append(f"The network beats JPEG at the same file rate in {len(wins)} of {len(rows)} rows"
+                     + (f" (rates {min(r['bpp'] for r in wins):.2f}-{max(r['bpp'] for r in wins):.2f} bpp)." if wins
+                        else "."))
+    exp.save()
+
+
+if __name__ == "__main__":
+    main()
