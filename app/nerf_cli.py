@@ -88,7 +88,6 @@ def evaluate(
 def _render(model_path: Path, out_dir: Path | None, data: Path | None, split: str, count: int, frames: int,
             fmt: str) -> dict:
     import numpy as np
-    import torch
 
     from compress.nerf import load_nerf
     from nir_core.atomic import atomic_write_json
@@ -129,8 +128,7 @@ def _render(model_path: Path, out_dir: Path | None, data: Path | None, split: st
             rays = camera_rays(pose, np.asarray(scene["intrinsics"]), scene["height"], scene["width"],
                                None if scene.get("distortion") is None else np.asarray(scene["distortion"]),
                                scene["ndc"])
-            with torch.no_grad():
-                rgb = render_chunked(model, rays, scene["near"], scene["far"], render_cfg, scene["white_background"]).rgb
+            rgb = render_chunked(model, rays, scene["near"], scene["far"], render_cfg, scene["white_background"]).rgb
             images.append((rgb.reshape(scene["height"], scene["width"], 3).clamp(0, 1).numpy() * 255 + 0.5)
                           .astype(np.uint8))
         result["turntable"] = str(_save_animation(out_dir / f"turntable.{fmt}", images))

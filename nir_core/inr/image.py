@@ -16,7 +16,6 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..config import Config, bounded, check_ranges
-from ..cpu import CpuTuning, applied
 from ..image_metrics import image_metrics, mse_to_psnr
 from ..train.engine import TrainHooks
 from .layers import Sine, positional_encoding, siren_init
@@ -103,8 +102,6 @@ class ImageFitConfig(Config):
     """Pixels per step drawn at random (0: every pixel every step, as COIN)."""
     seed: int = bounded(0, 0)
     """Seeds the initial weights and the pixel batches."""
-    threads: int = bounded(0, 0)
-    """torch's threads while the fit lasts (0: the process's setting)."""
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -119,37 +116,37 @@ def fit_image(image: np.ndarray, cfg: ImageFitConfig, hooks: TrainHooks | None =
     attaches quantisation-aware layers through them). Returns the network after the last step, in eval mode, and a
     report (PSNR / SSIM / gradient PSNR of the image it holds, steps, time)."""
     hooks = hooks or TrainHooks()
-    with applied(CpuTuning(intra_op_threads=cfg.threads)):
-        target = torch.as_tensor(np.asarray(image, np.float32))
-        if target.ndim != 3 or target.shape[-1] != 3:
-            raise ValueError(f"an image must be (H, W, 3), got {tuple(target.shape)}")
-        h, w = target.shape[:2]
-        coords, colours = pixel_coordinates(h, w), target.reshape(-1, 3)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed)
-            model = ImageINR(cfg.model)
-        if hooks.on_model:
-            hooks.on_model(model)
-        optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-        generator = torch.Generator().manual_seed(cfg.seed)
-        start = time.perf_counter()
-        bar = tqdm(range(cfg.steps), desc="fit image", unit="step", disable=not progress)
-        for step in bar:
-            if cfg.batch_pixels:
-                pick = torch.randint(len(coords), (cfg.batch_pixels,), generator=generator)
-                pred, want = model(coords[pick]), colours[pick]
-            else:
-                pred, want = model(coords), colours
-            mse = torch.mean((pred - want) ** 2)
-            loss = torch.log10(mse) if cfg.loss == "log-mse" else mse
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            if hooks.on_step:
-                hooks.on_step(step + 1, model)
-            bar.set_postfix(psnr=f"{mse_to_psnr(float(mse.detach())):.2f}")
-        model.eval()
-        held = model.render(h, w)
-        report = {**image_metrics(held, target), "steps": cfg.steps, "seconds": round(time.perf_counter() - start, 2),
-                  "height": h, "width": w, "parameters": sum(p.numel() for p in model.parameters())}
+    # torch's thread count is the calling program's (nir_core.cpu): a fit may run beside other work, e.g. in a server.
+    target = torch.as_tensor(np.asarray(image, np.float32))
+    if target.ndim != 3 or target.shape[-1] != 3:
+        raise ValueError(f"an image must be (H, W, 3), got {tuple(target.shape)}")
+    h, w = target.shape[:2]
+    coords, colours = pixel_coordinates(h, w), target.reshape(-1, 3)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = ImageINR(cfg.model)
+    if hooks.on_model:
+        hooks.on_model(model)
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    start = time.perf_counter()
+    bar = tqdm(range(cfg.steps), desc="fit image", unit="step", disable=not progress)
+    for step in bar:
+        if cfg.batch_pixels:
+            pick = torch.randint(len(coords), (cfg.batch_pixels,), generator=generator)
+            pred, want = model(coords[pick]), colours[pick]
+        else:
+            pred, want = model(coords), colours
+        mse = torch.mean((pred - want) ** 2)
+        loss = torch.log10(mse) if cfg.loss == "log-mse" else mse
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        if hooks.on_step:
+            hooks.on_step(step + 1, model)
+        bar.set_postfix(psnr=f"{mse_to_psnr(float(mse.detach())):.2f}")
+    model.eval()
+    held = model.render(h, w)
+    report = {**image_metrics(held, target), "steps": cfg.steps, "seconds": round(time.perf_counter() - start, 2),
+              "height": h, "width": w, "parameters": sum(p.numel() for p in model.parameters())}
     return model, report
