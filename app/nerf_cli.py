@@ -53,6 +53,28 @@ def train(
         out.print(f"quantised file {report['file']}: {report['file_bytes'] / 1024:.1f} KB ({sizes})")
 
 
+@nerf_app.command("make-scene")
+def make_scene(
+    out_dir: Path = typer.Argument(..., help="New folder for the scene (Blender layout)."),
+    size: int = typer.Option(64, min=8, max=2048, help="Image width and height in pixels."),
+    train_views: int = typer.Option(40, min=1, help="Training views."),
+    test_views: int = typer.Option(8, min=1, help="Test views (evenly around the object)."),
+    seed: int = typer.Option(0, help="Seed of the toy's layout and of the training cameras."),
+):
+    """Render the project's toy scene (coloured primitives on a checkered base) with pyrender into the Blender
+    layout, ready for `nerf train`. Offscreen through EGL on a machine without a display."""
+    import os
+
+    if not os.environ.get("DISPLAY"):  # before pyrender imports OpenGL: draw offscreen through EGL
+        os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+    from nir_core.data.rendered_scene import SceneRenderConfig, render_scene
+
+    cfg = SceneRenderConfig(size=size, train_views=train_views, test_views=test_views, seed=seed)
+    folder = render_scene(out_dir, cfg)
+    out.print(f"scene written to {folder} ({train_views} train, {cfg.val_views} val, {test_views} test views of "
+              f"{size} x {size})")
+
+
 @nerf_app.command("render")
 def render(
     model: Path = typer.Argument(..., help="A run folder, its bundle/ or a .nirz file."),
@@ -89,10 +111,8 @@ def _render(model_path: Path, out_dir: Path | None, data: Path | None, split: st
             fmt: str) -> dict:
     import numpy as np
 
-    from compress.nerf import load_nerf
+    from compress.nerf import load_nerf, scored_views
     from nir_core.atomic import atomic_write_json
-    from nir_core.data.views import load_views
-    from nir_core.errors import NIRStudioError
     from nir_core.nerf.render import RenderConfig, render_chunked
     from nir_core.nerf.train import render_view
 
@@ -100,12 +120,7 @@ def _render(model_path: Path, out_dir: Path | None, data: Path | None, split: st
         raise typer.BadParameter(f"--turntable-format must be gif or mp4, got {fmt!r}")
     model, bundle = load_nerf(model_path)
     scene, render_cfg = bundle.extra.get("scene") or {}, RenderConfig.from_json(bundle.extra.get("render") or {})
-    source = data or Path((bundle.training.get("config") or {}).get("data", ""))
-    if not str(source) or not source.exists():
-        raise NIRStudioError(f"{model_path}: the dataset it was trained on ({source or 'unknown'}) is not here; "
-                             "give it with --data")
-    downscale = int((bundle.training.get("config") or {}).get("downscale", 1))
-    views = load_views(source, split, downscale)
+    views = scored_views(model_path, bundle, split, data)
     if count:
         views = views.subset(np.arange(min(count, len(views))))
     rows = []
@@ -115,7 +130,7 @@ def _render(model_path: Path, out_dir: Path | None, data: Path | None, split: st
         if out_dir is not None:
             save_png(out_dir / f"{split}_{i:03d}.png", image.numpy())
     file_bytes = model_path.stat().st_size if model_path.is_file() else None
-    result = {"model": str(model_path), "data": str(source), "split": split, "views": rows,
+    result = {"model": str(model_path), "data": str(views.source), "split": split, "views": rows,
               "mean": {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "ssim", "gradient_psnr")} if rows
               else {}, "file_bytes": file_bytes,
               "coded_sizes": (bundle.extra.get("nirz") or {}).get("coded_sizes")}

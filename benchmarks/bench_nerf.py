@@ -94,10 +94,13 @@ def main() -> None:
     exp = Experiment(name=name, title=("Quantised NeRF, lego, 3 bits (Gordon et al. Table 1)" if args.table == "1"
                                        else "Quantised NeRF, lego: bits per weight (Gordon et al. Fig. 9)") + f" ({name})",
                      description=__doc__.split("\n\nRun:")[0])
-    done = carried_rows(name, args, ("steps", "downscale", "lr", "lr_final", "repartition_every", "test_views")) \
-        if args.carry else {}
-    plan = [("float32", None, 32)] + [(f"{q} 3 bits", q, 3) for q in QUANTISERS] if args.table == "1" else \
-        [(f"{q} {b} bits", q, int(b)) for b in args.bits.split(",") for q in ("kmeans", "explicit")]
+    compared = ("steps", "downscale", "lr", "lr_final", "repartition_every", "test_views")
+    done = {}
+    if args.carry:  # the sweep shares its float and 3-bit rows with Table 1 when both ran with the same settings
+        for source in ("nerf_table1", name) if args.table == "sweep" else (name,):
+            done.update(carried_rows(source, args, compared))
+    plan = [("float32", None, 32)] + ([(f"{q} 3 bits", q, 3) for q in QUANTISERS] if args.table == "1" else
+                                      [(f"{q} {b} bits", q, int(b)) for b in args.bits.split(",") for q in QUANTISERS])
     rows = []
     for label, quantiser, bits in plan:
         if label in done:

@@ -52,3 +52,24 @@ def load_nerf(path: str | Path) -> tuple[NeRF, ModelBundle]:
     model = NeRF(NeRFConfig.from_json(bundle.model_config))
     model.load_state_dict({k: v.to(torch.float32) for k, v in bundle.state.items()})
     return model.eval(), bundle
+
+
+def scored_views(model_path: str | Path, bundle: ModelBundle, split: str, data: str | Path | None = None):
+    """The posed images of ``split`` a radiance field is scored on, at the size it was trained at: ``data`` when
+    given, else the dataset its training recorded. A relative recorded path is looked up from the working folder,
+    then from each folder above ``model_path`` (a project folder moved as a whole, the shipped examples)."""
+    from nir_core.data.views import load_views
+    from nir_core.errors import NIRStudioError
+
+    recorded = bundle.training.get("config") or {}
+    downscale = int(recorded.get("downscale", 1))
+    if data is not None:
+        return load_views(data, split, downscale)
+    source = Path(recorded.get("data", ""))
+    if str(source) and str(source) != ".":
+        candidates = [source] if source.is_absolute() else [source, *(p / source for p in Path(model_path).resolve().parents)]
+        for candidate in candidates:
+            if candidate.exists():
+                return load_views(candidate, split, downscale)
+    raise NIRStudioError(f"{model_path}: the dataset it was trained on ({recorded.get('data') or 'unknown'}) is not "
+                         "here; name the dataset folder")

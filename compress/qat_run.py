@@ -23,9 +23,10 @@ class QATRun:
         self.schedule = RepartitionSchedule(every=repartition_every)
         self.model = None
         self.layers: QuantisedLayers | None = None
-        self.hooks = TrainHooks(on_model=self._on_model, on_step=self._on_step)
+        self.hooks = TrainHooks(on_model=self.attach_to, on_step=self._on_step)
 
-    def _on_model(self, model) -> None:
+    def attach_to(self, model) -> None:
+        """Fake-quantises every layer of ``model`` (the training loop calls this through :attr:`hooks`)."""
         q = self.quantisation
         self.model, self.layers = model, attach(model, q.quantiser, q.bits, q.layer_bits, q.codebook_dtype)
 

@@ -51,8 +51,8 @@ class WebConfig:
     models: dict[str, Path] = field(default_factory=dict)
     """Choosable bundles by display name (default: the bundled ones)."""
     nerfs: dict[str, Path] = field(default_factory=dict)
-    """Radiance fields (``.nirz`` files or run folders) offered in the Compare NeRFs tab, by display name; users can
-    upload their own ``.nirz`` too."""
+    """Radiance fields (``.nirz`` files or run folders) offered in the Compare NeRFs tab, by display name (default:
+    the shipped variants of the toy scene, :func:`bundled_nerfs`); users can upload their own ``.nirz`` too."""
 
     def __post_init__(self):
         check_ranges(self)
@@ -108,6 +108,8 @@ def build_ui(cfg: WebConfig | None = None):
     cfg = cfg or WebConfig()
     if not cfg.models:
         cfg.models = bundled_models()
+    if not cfg.nerfs:
+        cfg.nerfs = bundled_nerfs()
     with gr.Blocks(title="NIR Studio", delete_cache=(3600, 3600)) as ui:
         gr.Markdown("# NIR Studio\nScans and meshes to compact neural implicit representations, meshed and labelled.")
         with gr.Tabs():
@@ -131,6 +133,20 @@ def bundled_models() -> dict[str, Path]:
     for folder in sorted(MODELS_DIR.iterdir()) if MODELS_DIR.exists() else []:
         if (folder / "config.json").exists() and folder != default_model():
             found[folder.name] = folder
+    return found
+
+
+NERFS_DIR = Path(__file__).resolve().parents[2] / "assets" / "nerfs"
+"""The shipped radiance fields: a folder per scene with its float bundle (``float32/``) and quantised ``*.nirz``."""
+
+
+def bundled_nerfs() -> dict[str, Path]:
+    """Display name ("SCENE: VARIANT") -> model for every shipped radiance field, float first."""
+    found = {}
+    for scene in sorted(NERFS_DIR.iterdir()) if NERFS_DIR.exists() else []:
+        variants = [scene / "float32"] if (scene / "float32").is_dir() else []
+        for path in variants + sorted(scene.glob("*.nirz")):
+            found[f"{scene.name}: {path.stem.replace('-', ' ')}"] = path
     return found
 
 

@@ -1,10 +1,10 @@
-"""The Compare NeRFs tab: two radiance fields (e.g. a float one and its K-means-quantised variant) render the same
-view of their dataset side by side, beside the ground truth, with each one's PSNR / SSIM, the PSNR between them and
-their sizes on disk.
+"""The Compare NeRFs tab: radiance fields of one scene (e.g. a float one and its quantised variants) render the same
+view side by side, beside the ground truth and the difference between the two, with PSNR / SSIM / gradient PSNR and
+sizes on disk; "Score every variant" puts every offered model of the scene in one table and a PSNR-vs-KB plot.
 
 Models are ``.nirz`` files (``nir-studio nerf train --quantiser ...`` writes one) or run / bundle folders, uploaded
-or chosen from :attr:`WebConfig.nerfs`; the dataset is the one the first model was trained on unless a folder on
-the server is named.
+or chosen from :attr:`WebConfig.nerfs` (by default the shipped variants of the project's toy scene, assets/nerfs);
+the dataset is the one the first model was trained on unless a folder on the server is named.
 
 No ``from __future__ import annotations`` here: Gradio finds the ``gr.Request`` parameter by its annotation object.
 """
@@ -13,41 +13,52 @@ from pathlib import Path
 from . import WebConfig, session_folder, user_message
 from .reconstruct import JOBS
 
+DIFFERENCE_GAIN = 4.0
+"""The difference image shows |left - right| times this, so small quantisation errors are visible."""
+
+
+def _size_bytes(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _views_for(first: Path, bundle, data: Path | None, split: str, view: int):
+    """View ``view`` of ``split`` of the dataset ``data`` (default: the one ``first`` was trained on)."""
+    from compress.nerf import scored_views
+
+    views = scored_views(first, bundle, split, data)
+    if not 0 <= view < len(views):
+        raise ValueError(f"view {view} is not in the {split} split ({len(views)} views)")
+    return views.subset([view])
+
+
+def _render(model, bundle, views):
+    from nir_core.nerf.render import RenderConfig
+    from nir_core.nerf.train import render_view
+
+    return render_view(model, views, 0, RenderConfig.from_json(bundle.extra.get("render") or {}))
+
 
 def run_nerf_comparison(left: Path, right: Path, view: int, data: Path | None, split: str, work: Path) -> dict:
     """The job behind the Compare button, without Gradio: renders view ``view`` of ``split`` with both models and
-    returns the three PNGs (ground truth, left, right) and a summary. Raises ``NIRStudioError`` / ``ValueError``
-    with a message for the user."""
+    returns four PNGs (ground truth, left, right, difference) and a summary. Raises ``NIRStudioError`` /
+    ``ValueError`` with a message for the user."""
     import numpy as np
 
     from app.image_cli import save_png
     from compress.nerf import load_nerf
-    from nir_core.data.views import load_views
-    from nir_core.errors import NIRStudioError
     from nir_core.image_metrics import psnr
-    from nir_core.nerf.render import RenderConfig
-    from nir_core.nerf.train import render_view
 
     loaded = {side: load_nerf(path) for side, path in (("left", left), ("right", right))}
-    _, first = loaded["left"]
-    recorded = (first.training.get("config") or {})
-    source = data or Path(recorded.get("data", ""))
-    if not str(source) or not source.exists():
-        raise NIRStudioError(f"{left.name}: the dataset it was trained on ({source or 'unknown'}) is not on this "
-                             "server; name a dataset folder")
-    views = load_views(source, split, int(recorded.get("downscale", 1)))
-    if not 0 <= view < len(views):
-        raise ValueError(f"view {view} is not in the {split} split ({len(views)} views)")
-    views = views.subset([view])
-    images, summary = {"ground truth": views.images[0]}, {"dataset": source.name, "view": views.names[0]}
+    views = _views_for(left, loaded["left"][1], data, split, view)
+    images = {"ground truth": views.images[0]}
+    summary = {"dataset": Path(views.source).name if views.source else "", "view": views.names[0]}
     for side, (model, bundle) in loaded.items():
-        render = RenderConfig.from_json(bundle.extra.get("render") or {})
-        image, metrics = render_view(model, views, 0, render)
+        image, metrics = _render(model, bundle, views)
         images[side] = image.numpy()
         path = {"left": left, "right": right}[side]
-        size = path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-        summary[f"{side}: {path.name}"] = {**{k: round(v, 3) for k, v in metrics.items()}, "size_bytes": size}
+        summary[f"{side}: {path.name}"] = {**{k: round(v, 3) for k, v in metrics.items()}, "size_bytes": _size_bytes(path)}
     summary["PSNR between the two renderings"] = round(psnr(images["left"], images["right"]), 3)
+    images["difference"] = np.clip(np.abs(images["left"] - images["right"]) * DIFFERENCE_GAIN, 0, 1)
     pngs = {}
     for name, image in images.items():
         pngs[name] = work / f"{name.replace(' ', '_')}.png"
@@ -55,19 +66,40 @@ def run_nerf_comparison(left: Path, right: Path, view: int, data: Path | None, s
     return {"images": pngs, "summary": summary}
 
 
+def score_variants(models: dict, view: int, data: Path | None, split: str) -> list[dict]:
+    """One row per model of ``models`` (display name -> path): PSNR, SSIM, gradient PSNR of view ``view`` and the
+    size in KB, all scored on the dataset of the first model (or ``data``), smallest file first."""
+    from compress.nerf import load_nerf
+
+    if not models:
+        raise ValueError("no NeRFs to score: start the server with --nerf NAME=PATH or upload one")
+    loaded = {name: (Path(path), *load_nerf(path)) for name, path in models.items()}
+    first_path, _, first_bundle = next(iter(loaded.values()))
+    views = _views_for(first_path, first_bundle, data, split, view)
+    rows = []
+    for name, (path, model, bundle) in loaded.items():
+        _, metrics = _render(model, bundle, views)
+        rows.append({"variant": name, "PSNR": round(metrics["psnr"], 2), "SSIM": round(metrics["ssim"], 3),
+                     "gradient PSNR": round(metrics["gradient_psnr"], 2), "KB": round(_size_bytes(path) / 1024, 2)})
+    return sorted(rows, key=lambda r: r["KB"])
+
+
 def build_nerf_compare(cfg: WebConfig) -> None:
     """The tab's components and events (called inside ``gr.Tab``)."""
     import gradio as gr
+    import pandas as pd
 
     from nir_core.errors import NIRStudioError
 
     known = {name: str(path) for name, path in cfg.nerfs.items()}
+    names = list(known)
+    defaults = {"Left": names[0] if names else None, "Right": names[1] if len(names) > 1 else None}
     with gr.Row():
         with gr.Column(scale=1):
             pickers = []
             for side in ("Left", "Right"):
                 with gr.Group():
-                    chosen = gr.Dropdown(choices=list(known), value=None, label=f"{side} NeRF (on the server)")
+                    chosen = gr.Dropdown(choices=names, value=defaults[side], label=f"{side} NeRF (on the server)")
                     upload = gr.File(label=f"…or upload the {side.lower()} .nirz", file_types=[".nirz"],
                                      type="filepath")
                 pickers += [chosen, upload]
@@ -75,11 +107,15 @@ def build_nerf_compare(cfg: WebConfig) -> None:
             split = gr.Dropdown(choices=["test", "val", "train"], value="test", label="Views")
             view = gr.Number(value=0, precision=0, minimum=0, label="View index")
             run = gr.Button("Compare", variant="primary")
+            score = gr.Button("Score every variant")
         with gr.Column(scale=3):
             with gr.Row():
-                truth, shown_left, shown_right = (gr.Image(label=label, type="filepath", height=320)
-                                                  for label in ("Ground truth", "Left", "Right"))
+                truth, shown_left, shown_right, difference = (
+                    gr.Image(label=label, type="filepath", height=256)
+                    for label in ("Ground truth", "Left", "Right", f"|left - right| x {DIFFERENCE_GAIN:g}"))
             stats = gr.JSON(label="PSNR, SSIM and sizes")
+            table = gr.Dataframe(label="Every variant on this view", interactive=False)
+            plot = gr.ScatterPlot(x="KB", y="PSNR", color="variant", label="PSNR against size on disk")
 
     def pick(chosen, upload, side: str) -> Path:
         if upload:
@@ -98,7 +134,23 @@ def build_nerf_compare(cfg: WebConfig) -> None:
         except (NIRStudioError, ValueError, OSError) as exc:
             raise gr.Error(user_message(exc)) from None
         images = result["images"]
-        return str(images["ground truth"]), str(images["left"]), str(images["right"]), result["summary"]
+        return (str(images["ground truth"]), str(images["left"]), str(images["right"]), str(images["difference"]),
+                result["summary"])
 
-    run.click(on_compare, inputs=[*pickers, data, split, view], outputs=[truth, shown_left, shown_right, stats],
+    def on_score(left_chosen, left_upload, right_chosen, right_upload, folder, which, index, progress=gr.Progress()):
+        models = dict(known)
+        for label, upload in (("uploaded left", left_upload), ("uploaded right", right_upload)):
+            if upload:
+                models = {label: upload, **models}
+        try:
+            progress(0.1, desc="render every variant")
+            rows = score_variants(models, int(index or 0), Path(folder) if folder else None, which)
+        except (NIRStudioError, ValueError, OSError) as exc:
+            raise gr.Error(user_message(exc)) from None
+        frame = pd.DataFrame(rows)
+        return frame, frame
+
+    inputs = [*pickers, data, split, view]
+    run.click(on_compare, inputs=inputs, outputs=[truth, shown_left, shown_right, difference, stats],
               concurrency_limit=1, concurrency_id=JOBS)
+    score.click(on_score, inputs=inputs, outputs=[table, plot], concurrency_limit=1, concurrency_id=JOBS)

@@ -1,0 +1,1 @@
+"""nerfstudio method nir-kmeans-nerf (see docs/nerf.md)."""
