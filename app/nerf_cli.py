@@ -91,6 +91,28 @@ def render(
     _print_table(result)
 
 
+@nerf_app.command("view")
+def view(
+    model: Path = typer.Argument(..., help="A NeRF (run folder, bundle/, .nirz) or a folder of rendered PNGs."),
+    compare: list[Path] = typer.Option([], help="Another NeRF or render folder shown beside it; repeat for more."),
+    frames: int = typer.Option(24, min=1, max=720, help="Turntable frames rendered per model."),
+    screenshot: Path | None = typer.Option(None, help="Write the frames as one PNG instead of opening a window."),
+    close_after: float | None = typer.Option(None, hidden=True, help="Close the window after this many seconds."),
+    grab: Path | None = typer.Option(None, hidden=True, help="Save a PNG of the whole display before closing."),
+):
+    """Play a NeRF's turntable beside its compressed variants in a desktop window (Open3D), all along the first
+    model's camera path; with --screenshot, write the frames as a contact sheet instead."""
+    from app.nerf_viewer import show, write_sheet
+
+    paths = [model, *compare]
+    if screenshot is not None:
+        if screenshot.suffix.lower() != ".png":
+            raise typer.BadParameter(f"{screenshot}: write a .png", param_hint="--screenshot")
+        out.print(f"wrote {write_sheet(paths, screenshot, frames)}")
+        return
+    show(paths, frames, close_after, grab)
+
+
 @nerf_app.command("eval")
 def evaluate(
     model: Path = typer.Argument(..., help="A run folder, its bundle/ or a .nirz file."),
@@ -113,7 +135,7 @@ def _render(model_path: Path, out_dir: Path | None, data: Path | None, split: st
 
     from compress.nerf import load_nerf, scored_views
     from nir_core.atomic import atomic_write_json
-    from nir_core.nerf.render import RenderConfig, render_chunked
+    from nir_core.nerf.render import RenderConfig, render_turntable
     from nir_core.nerf.train import render_view
 
     if fmt not in ("gif", "mp4"):
@@ -135,17 +157,7 @@ def _render(model_path: Path, out_dir: Path | None, data: Path | None, split: st
               else {}, "file_bytes": file_bytes,
               "coded_sizes": (bundle.extra.get("nirz") or {}).get("coded_sizes")}
     if out_dir is not None and frames:
-        from nir_core.nerf.paths import turntable
-        from nir_core.nerf.rays import camera_rays
-
-        images = []
-        for pose in turntable(scene["orbit"], frames, scene["ndc"]):
-            rays = camera_rays(pose, np.asarray(scene["intrinsics"]), scene["height"], scene["width"],
-                               None if scene.get("distortion") is None else np.asarray(scene["distortion"]),
-                               scene["ndc"])
-            rgb = render_chunked(model, rays, scene["near"], scene["far"], render_cfg, scene["white_background"]).rgb
-            images.append((rgb.reshape(scene["height"], scene["width"], 3).clamp(0, 1).numpy() * 255 + 0.5)
-                          .astype(np.uint8))
+        images = render_turntable(model, scene, render_cfg, frames)
         result["turntable"] = str(_save_animation(out_dir / f"turntable.{fmt}", images))
     if out_dir is not None:
         atomic_write_json(out_dir / "metrics.json", result)

@@ -190,7 +190,7 @@ def screenshot(items: list[Item], path: Path, width: int = 1280, height: int = 8
     raise NIRStudioError(f"{path}: the offscreen render did not finish within {deadline:.0f} s, {attempts} times")
 
 
-def _grab_display(path: Path) -> None:
+def grab_display(path: Path) -> None:
     import os
 
     from PIL import ImageGrab
@@ -230,7 +230,7 @@ def show(paths: list[Path], compare: Path | None = None, close_after: float | No
 
         app.post_to_main_thread(window, add)
         if grab is not None:
-            threading.Timer(0.7 * (close_after or 5.0), lambda: _grab_display(grab)).start()
+            threading.Timer(0.7 * (close_after or 5.0), lambda: grab_display(grab)).start()
         if close_after is not None:
             threading.Timer(close_after, lambda: app.post_to_main_thread(window, window.close)).start()
 

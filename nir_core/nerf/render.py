@@ -115,3 +115,20 @@ def render_chunked(model: nn.Module, rays: Rays, near: float, far: float, cfg: R
 
 
 __all__ = ["RenderConfig", "Rendered", "composite", "stratified", "importance", "render_rays", "render_chunked"]
+
+
+def render_turntable(model: nn.Module, scene: dict, cfg: RenderConfig, frames: int) -> list:
+    """``frames`` (H, W, 3) uint8 images along the turntable of ``scene`` (a bundle's ``extra["scene"]``: its orbit,
+    camera intrinsics, size, depth range and background)."""
+    import numpy as np
+
+    from .paths import turntable
+    from .rays import camera_rays
+
+    images = []
+    distortion = None if scene.get("distortion") is None else np.asarray(scene["distortion"])
+    for pose in turntable(scene["orbit"], frames, scene["ndc"]):
+        rays = camera_rays(pose, np.asarray(scene["intrinsics"]), scene["height"], scene["width"], distortion, scene["ndc"])
+        rgb = render_chunked(model, rays, scene["near"], scene["far"], cfg, scene["white_background"]).rgb
+        images.append((rgb.reshape(scene["height"], scene["width"], 3).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8))
+    return images
