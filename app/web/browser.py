@@ -58,3 +58,32 @@ def _click_to_result(url: str, scan: Path, tab: str | None, button: str, done_js
             return seconds
         finally:
             browser.close()
+
+
+def compare_nerfs_in_browser(url: str, screenshot: Path | None = None, timeout_s: float = 300.0) -> float:
+    """Opens the Compare NeRFs tab, clicks Compare with its default pair (the shipped float model and its K-means
+    variant) and then Score every variant; returns the seconds from the first click until the variants' table is
+    filled, and saves a full-page screenshot when asked."""
+    from playwright.sync_api import sync_playwright
+
+    compared = "() => document.body.innerText.includes('PSNR between the two renderings')"
+    scored = "() => document.body.innerText.includes('kmeans 3 bits') && document.body.innerText.includes('float32')" \
+             " && [...document.querySelectorAll('table td')].length > 4"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(url)
+            page.get_by_role("tab", name="Compare NeRFs").click()
+            start = time.perf_counter()
+            page.get_by_role("button", name="Compare", exact=True).last.click()
+            page.wait_for_function(compared, timeout=timeout_s * 1000)
+            page.get_by_role("button", name="Score every variant", exact=True).click()
+            page.wait_for_function(scored, timeout=timeout_s * 1000)
+            seconds = time.perf_counter() - start
+            if screenshot is not None:
+                page.wait_for_timeout(1500)  # let the images and the plot draw
+                page.screenshot(path=str(screenshot), full_page=True)
+            return seconds
+        finally:
+            browser.close()

@@ -18,11 +18,11 @@ from tqdm.auto import tqdm
 from ..config import Config, bounded, check_ranges
 from ..image_metrics import image_metrics, mse_to_psnr
 from ..train.engine import TrainHooks
+from .fitting import FitConfig
 from .layers import Sine, positional_encoding, siren_init
 
 ARCHITECTURE = "image_inr"
 ACTIVATIONS = ("sine", "relu")
-LOSSES = ("mse", "log-mse")
 
 
 @dataclass
@@ -83,7 +83,7 @@ def pixel_coordinates(height: int, width: int) -> Tensor:
 
 
 @dataclass
-class ImageFitConfig(Config):
+class ImageFitConfig(FitConfig):
     """Fitting one image."""
 
     model: ImageINRConfig = field(default_factory=ImageINRConfig)
@@ -92,22 +92,10 @@ class ImageFitConfig(Config):
     """Optimiser steps (COIN: 50,000 on a GPU)."""
     lr: float = bounded(2e-4, 0.0)
     """Adam's learning rate (COIN: 2e-4; Gordon et al.: 1e-4)."""
-    betas: tuple[float, float] = (0.9, 0.999)
-    """Adam's betas (Gordon et al.: 0.99, 0.999)."""
-    weight_decay: float = bounded(0.0, 0.0)
-    """Adam's weight decay (Gordon et al.: 1e-8)."""
-    loss: str = "mse"
-    """``"mse"`` or ``"log-mse"`` (log10 of the MSE: the PSNR optimised directly)."""
     batch_pixels: int = bounded(0, 0)
     """Pixels per step drawn at random (0: every pixel every step, as COIN)."""
     seed: int = bounded(0, 0)
     """Seeds the initial weights and the pixel batches."""
-
-    def __post_init__(self):
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
-        self.betas = tuple(self.betas)
-        check_ranges(self)
 
 
 def fit_image(image: np.ndarray, cfg: ImageFitConfig, hooks: TrainHooks | None = None,
@@ -127,7 +115,7 @@ def fit_image(image: np.ndarray, cfg: ImageFitConfig, hooks: TrainHooks | None =
         model = ImageINR(cfg.model)
     if hooks.on_model:
         hooks.on_model(model)
-    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    optimiser = cfg.optimiser(model.parameters())
     generator = torch.Generator().manual_seed(cfg.seed)
     start = time.perf_counter()
     bar = tqdm(range(cfg.steps), desc="fit image", unit="step", disable=not progress)
@@ -138,7 +126,7 @@ def fit_image(image: np.ndarray, cfg: ImageFitConfig, hooks: TrainHooks | None =
         else:
             pred, want = model(coords), colours
         mse = torch.mean((pred - want) ** 2)
-        loss = torch.log10(mse) if cfg.loss == "log-mse" else mse
+        loss = cfg.objective(mse)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

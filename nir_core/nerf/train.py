@@ -23,10 +23,11 @@ from tqdm.auto import tqdm
 
 from ..atomic import atomic_write_json
 from ..bundle import ModelBundle
-from ..config import Config, bounded, check_ranges
+from ..config import bounded
 from ..cpu import CpuTuning, applied
 from ..data.views import PosedViews, ViewsError, load_views
 from ..image_metrics import image_metrics, mse_to_psnr
+from ..inr.fitting import FitConfig
 from ..train.checkpoint import TRAIN_STATE, load_train_state, save_train_state, truncate_log
 from ..train.engine import TrainHooks
 from .model import NeRF, NeRFConfig
@@ -35,12 +36,11 @@ from .rays import all_rays, view_rays
 from .render import RenderConfig, render_chunked, render_rays
 
 ARCHITECTURE = "nerf"
-LOSSES = ("mse", "log-mse")
 CHECKPOINT, BUNDLE = "checkpoint", "bundle"
 
 
 @dataclass
-class NerfTrainConfig(Config):
+class NerfTrainConfig(FitConfig):
     """One radiance-field training run. The defaults fit a CPU; the paper's settings are in :func:`paper_config`."""
 
     data: str = ""
@@ -55,16 +55,8 @@ class NerfTrainConfig(Config):
     """Optimiser steps."""
     batch_rays: int = bounded(1024, 1)
     """Rays per step, drawn at random from every training pixel."""
-    lr: float = bounded(5e-4, 0.0)
-    """Adam's learning rate at the start."""
     lr_final: float = bounded(5e-5, 0.0)
     """The learning rate at the last step (exponential decay from ``lr``; equal to ``lr``: constant)."""
-    betas: tuple[float, float] = (0.9, 0.999)
-    """Adam's betas (the paper: 0.99, 0.999)."""
-    weight_decay: float = bounded(0.0, 0.0)
-    """Adam's weight decay (the paper: 1e-8)."""
-    loss: str = "mse"
-    """``"mse"``, or ``"log-mse"`` (log10 of the MSE: PSNR optimised directly, the paper's §5 remark)."""
     val_every: int = bounded(500, 0)
     """Render the validation views every this many steps (0: only at the end)."""
     val_views: int = bounded(1, 0)
@@ -77,12 +69,6 @@ class NerfTrainConfig(Config):
     """The run folder."""
     threads: int = bounded(0, 0)
     """torch's threads while the run lasts (0: the process's setting)."""
-
-    def __post_init__(self):
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
-        self.betas = tuple(self.betas)
-        check_ranges(self)
 
     def lr_at(self, step: int) -> float:
         """Exponential decay from ``lr`` at step 0 to ``lr_final`` at the last step."""
@@ -139,7 +125,7 @@ def _train(cfg: NerfTrainConfig, progress: bool, hooks: TrainHooks) -> Path:
     val = _validation_views(cfg)
     rays = all_rays(views)
     model = _initial_model(cfg)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    optimizer = cfg.optimiser(model.parameters())
     step, history = 0, []
     if (out / CHECKPOINT / TRAIN_STATE).exists():
         step, history = _resume(out, model, optimizer)
@@ -160,7 +146,7 @@ def _train(cfg: NerfTrainConfig, progress: bool, hooks: TrainHooks) -> Path:
         rendered = render_rays(model, batch, views.near, views.far, cfg.render, views.white_background, perturb=True,
                                generator=generator)
         mse = torch.mean((rendered.rgb - batch.colours) ** 2)
-        loss = torch.log10(mse) if cfg.loss == "log-mse" else mse
+        loss = cfg.objective(mse)
         lr = cfg.lr_at(step)
         for group in optimizer.param_groups:
             group["lr"] = lr

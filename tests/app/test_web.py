@@ -161,3 +161,31 @@ def test_the_server_runs_torch_on_one_thread_unless_told_otherwise():
     assert server_tuning(WebConfig(), environ={}).intra_op_threads == 1
     assert server_tuning(WebConfig(torch_threads=0), environ={}).intra_op_threads == 0
     assert server_tuning(WebConfig(), environ={"NIR_STUDIO_THREADS": "2"}).intra_op_threads == 2
+
+
+@pytest.mark.slow
+def test_a_real_browser_compares_the_shipped_nerfs(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from app.web import bundled_nerfs
+    from app.web.browser import chromium_path, compare_nerfs_in_browser
+
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed (scripts/setup.sh installs it as root)")
+    if not bundled_nerfs():
+        pytest.skip("assets/nerfs is empty (make nerf-assets)")
+    pytest.importorskip("playwright")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ui = build_ui(WebConfig(work_root=tmp_path / "work", port=port))
+    ui.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        shot = tmp_path / "page.png"
+        seconds = compare_nerfs_in_browser(f"http://127.0.0.1:{port}/", shot)
+    finally:
+        ui.close()
+    assert seconds < 120
+    image = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert len(np.unique(image.reshape(-1, 3) // 8, axis=0)) > 50  # the renderings and the plot are on the page
