@@ -36,6 +36,8 @@ def fit(
     loss: str | None = typer.Option(None, help="mse or log-mse."),
     crop: str | None = typer.Option(None, help="Fit a crop: W,H from the centre, or W,H,X,Y."),
     repartition_every: int = typer.Option(1, min=1, help="Refit the codebooks every this many steps (QAT)."),
+    half: bool = typer.Option(False, "--float16", help="Store the codebooks and biases as float16 (fewer bits per "
+                              "pixel for a small network, whose fixed costs are most of the file)."),
 ):
     """Fit a SIREN to an image and store it as a .nirz (extra KEY=VALUE words override the fit's config, e.g.
     model.omega=20 lr=1e-4)."""
@@ -50,13 +52,15 @@ def fit(
                 setattr(cfg.model, key, value)
         cfg.steps, cfg.loss = steps or cfg.steps, loss or cfg.loss
         cfg = ImageFitConfig.from_json(cfg.to_json())  # checks the changed values
-        quantisation = CompressConfig(quantiser=quantiser, bits=bits) if quantiser else None
+        precision = {"codebook_dtype": "float16", "raw_float": "float16"} if half else {}
+        quantisation = CompressConfig(quantiser=quantiser, bits=bits, **precision) if quantiser else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if output.suffix != ".nirz":
         raise typer.BadParameter(f"--out must end in .nirz, got {output}")
     pixels = read_image(image, _crop(crop))
-    report = fit_to_file(pixels, output, cfg, quantisation, repartition_every, source=image.name)
+    report = fit_to_file(pixels, output, cfg, quantisation, repartition_every, source=image.name,
+                         raw_float="float16" if half else "float32")
     png = output.with_suffix(".png")
     save_png(png, decode_file(output))
     out.print(f"wrote {output}: {report['file_bytes']:,} bytes, {report['bpp']:.3f} bpp ({report['body_bpp']:.3f} "

@@ -43,9 +43,9 @@ def read_image(path: str | Path, crop: tuple[int, ...] | None = None) -> np.ndar
 
 
 def fit_to_file(image: np.ndarray, out: str | Path, cfg: ImageFitConfig, quantisation: CompressConfig | None = None,
-                repartition_every: int = 1, progress: bool = True, source: str = "") -> dict:
+                repartition_every: int = 1, progress: bool = True, source: str = "", raw_float: str = "float32") -> dict:
     """Fits ``image`` (H, W, 3) and writes the network to ``out`` (``.nirz``; quantised when ``quantisation`` is
-    given, else float32). Returns the fit's report with the file's size and every coder's body size, and bits per
+    given, else its weights as ``raw_float``). Returns the fit's report with the file's size and every coder's body size, and bits per
     pixel of both: ``bpp`` (the whole file, header included) and ``body_bpp`` (the coded weights alone, what COIN
     counts)."""
     run = QATRun(quantisation, repartition_every) if quantisation is not None else None
@@ -57,7 +57,7 @@ def fit_to_file(image: np.ndarray, out: str | Path, cfg: ImageFitConfig, quantis
     if run is not None:
         written = run.write(bundle, out, source=source)
     else:
-        data, header = codec.encode_bundle(bundle, {}, coder="best")
+        data, header = codec.encode_bundle(bundle, {}, coder="best", raw_float=raw_float)
         path = atomic_write_bytes(out, data)
         written = {"file": str(path), "file_bytes": path.stat().st_size, "coder": header["coder"],
                    "coded_sizes": header["coded_sizes"]}
