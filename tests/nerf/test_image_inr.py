@@ -65,6 +65,11 @@ def test_cli_fits_and_decodes(tmp_path, capsys):
     with pytest.raises(SystemExit) as code:
         main(["image", "decode", str(out), "-o", str(tmp_path / "d.png")])
     assert code.value.code == 0 and (tmp_path / "d.png").exists()
+    half = tmp_path / "half.nirz"
+    with pytest.raises(SystemExit) as code:
+        main(["image", "fit", str(shared_file(*KODAK)), "-o", str(half), "--crop", "16,16", "--steps", "20",
+              "--quantiser", "kmeans", "--bits", "4", "--float16"])
+    assert code.value.code == 0 and half.stat().st_size < out.stat().st_size  # half-precision codebooks and biases
     with pytest.raises(SystemExit) as code:
         main(["image", "fit", str(tmp_path / "missing.png"), "-o", str(out)])
     assert code.value.code == 2 and "no such image" in capsys.readouterr().err
