@@ -42,32 +42,58 @@ def run(name: str, args, quantiser: str | None, bits: int) -> dict:
     scores = [render_view(model, views, i, cfg.render)[1] for i in range(min(args.test_views, len(views)))]
     mean = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
     return {**mean, "file_bytes": report.get("file_bytes"), "bzip2_body_bytes": (report.get("coded_sizes") or {})
-            .get("bzip2"), "float32_bytes": report["float32_bytes"], "train_seconds": report["seconds"],
+            .get("bzip2"), "best_body_bytes": min((report.get("coded_sizes") or {"-": None}).values()),
+            "index_entropy_bytes": index_entropy_bytes(report["file"]) if "file" in report else None,
+            "float32_bytes": report["float32_bytes"], "train_seconds": report["seconds"],
             "seconds": time.perf_counter() - start}
 
 
+def index_entropy_bytes(nirz: str | Path) -> float:
+    """The order-0 entropy of the file's quantised weights (each layer's codebook indices), in bytes: what any coder
+    of independent symbols needs at least for them (biases and codebooks not included)."""
+    from compress.codec import read
+
+    total = 0.0
+    for name, tensor in read(nirz).state.items():
+        if name.endswith("weight"):
+            _, counts = np.unique(tensor.numpy(), return_counts=True)
+            p = counts / counts.sum()
+            total += float(-(p * np.log2(p)).sum()) * tensor.numel() / 8
+    return total
+
+
 def tables(rows: list[dict], steps: int, downscale: int) -> dict[str, Table]:
-    table = Table(["run", "PSNR", "SSIM", "gradient PSNR", "size (KB)", "BZIP2 body (KB)", "paper PSNR",
-                   "train time (s)"])
+    table = Table(["run", "PSNR", "SSIM", "gradient PSNR", "size (KB)", "BZIP2 body (KB)", "best body / BZIP2",
+                   "index entropy (KB)", "paper PSNR", "train time (s)"])
     for r in rows:
         size = r["float32_bytes"] if r["file_bytes"] is None else r["file_bytes"]
         table.rows.append([r["row"], f"{r['psnr']:.2f}", f"{r['ssim']:.3f}", f"{r['gradient_psnr']:.2f}",
                            f"{size / 1024:.2f}" + (" (float32 weights)" if r["file_bytes"] is None else ""),
                            "-" if r["bzip2_body_bytes"] is None else f"{r['bzip2_body_bytes'] / 1024:.2f}",
+                           "-" if r.get("best_body_bytes") is None or r["bzip2_body_bytes"] is None
+                           else f"{r['best_body_bytes'] / r['bzip2_body_bytes']:.2f}",
+                           "-" if r.get("index_entropy_bytes") is None else f"{r['index_entropy_bytes'] / 1024:.2f}",
                            f"{PAPER_TABLE_1_LEGO[r['quantiser']]:.2f}" if r["bits"] == 3 and r["quantiser"] in
                            PAPER_TABLE_1_LEGO else "-", f"{r['train_seconds']:.0f}"])
     return {f"lego at {200 // downscale} px, {steps} steps": table}
 
 
 def retable(name: str) -> None:
-    """Rebuilds the table of ``benchmarks/results/NAME.json`` from its measured rows (nothing is re-run)."""
+    """Rebuilds the table of ``benchmarks/results/NAME.json`` from its measured rows (nothing is re-run); a row
+    without the coders' and entropy columns gets them from its run's file when that is still in ``--work``."""
     import json
 
+    from compress.codec import read
     from results import RESULTS_DIR, atomic_write_json, refresh_results_md
 
     path = RESULTS_DIR / f"{name}.json"
     record = json.loads(path.read_text())
     args = record["metrics"]["args"]
+    for r in record["metrics"]["rows"]:
+        nirz = Path(args["work"]) / r["row"].replace(" ", "-") / "model.nirz"
+        if r.get("file_bytes") is not None and "index_entropy_bytes" not in r and nirz.exists():
+            r["best_body_bytes"] = min(read(nirz).extra["nirz"]["coded_sizes"].values())
+            r["index_entropy_bytes"] = index_entropy_bytes(nirz)
     built = tables(record["metrics"]["rows"], int(args["steps"]), int(args["downscale"]))
     record["tables"] = {k: {"headers": t.headers, "rows": t.rows} for k, t in built.items()}
     atomic_write_json(path, record)
