@@ -9,7 +9,10 @@ float32, coded by BZIP2 / LZMA / range coder, the smallest kept; the BZIP2 body 
 Each run is a resumable training folder under ``--work``: an interrupted benchmark continues where it stopped, and
 ``--carry`` keeps the rows already measured.
 
-Run: ``.venv/bin/python benchmarks/bench_nerf.py [--steps 3000] [--downscale 2] [--table 1|sweep] [--carry] [--retable]``
+``--scene fern`` runs the same on the LLFF fern (forward-facing, rays in normalised device coordinates).
+
+Run: ``.venv/bin/python benchmarks/bench_nerf.py [--scene lego|fern] [--steps 3000] [--downscale 2] [--table 1|sweep]
+[--bits 1,3,5,8] [--carry] [--retable]``
 """
 from __future__ import annotations
 
@@ -25,20 +28,23 @@ from compress.nerf import load_nerf, train_quantised
 from nir_core.data.views import load_views
 from nir_core.nerf.train import NerfTrainConfig, render_view
 
-LEGO = REPO.parent / "shared" / "data" / "nerf_synthetic_lego_200"
+SCENES = {"lego": REPO.parent / "shared" / "data" / "nerf_synthetic_lego_200",
+          "fern": REPO.parent / "shared" / "data" / "nerf_llff_fern_8x"}
+"""The Blender lego (200 x 200, white background) and the LLFF fern (504 x 378, forward-facing, NDC rays)."""
 QUANTISERS = ("kmeans", "distributional", "minmax", "explicit")
 PAPER_TABLE_1_LEGO = {"kmeans": 22.88, "distributional": 21.37, "minmax": 20.79, "explicit": 21.89}
 """Gordon et al. Table 1, lego, 3 bits: test PSNR (their 200,000-step training on 800 x 800 images)."""
 
 
 def run(name: str, args, quantiser: str | None, bits: int) -> dict:
-    cfg = NerfTrainConfig(data=str(LEGO), downscale=args.downscale, steps=args.steps, val_every=0, val_views=0,
+    data = SCENES[args.scene]
+    cfg = NerfTrainConfig(data=str(data), downscale=args.downscale, steps=args.steps, val_every=0, val_views=0,
                           out=str(Path(args.work) / name), lr=args.lr, lr_final=args.lr_final)
     start = time.perf_counter()
     quantisation = CompressConfig(quantiser=quantiser, bits=bits) if quantiser else None
     report = train_quantised(cfg, quantisation, repartition_every=args.repartition_every, progress=False)
     model, bundle = load_nerf(report.get("file") or report["bundle"])
-    views = load_views(LEGO, "test", args.downscale)
+    views = load_views(data, "test", args.downscale)
     scores = [render_view(model, views, i, cfg.render)[1] for i in range(min(args.test_views, len(views)))]
     mean = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
     return {**mean, "file_bytes": report.get("file_bytes"), "bzip2_body_bytes": (report.get("coded_sizes") or {})
@@ -62,7 +68,7 @@ def index_entropy_bytes(nirz: str | Path) -> float:
     return total
 
 
-def tables(rows: list[dict], steps: int, downscale: int) -> dict[str, Table]:
+def tables(rows: list[dict], steps: int, downscale: int, scene: str = "lego") -> dict[str, Table]:
     table = Table(["run", "PSNR", "SSIM", "gradient PSNR", "size (KB)", "BZIP2 body (KB)", "best body / BZIP2",
                    "index entropy (KB)", "paper PSNR", "train time (s)"])
     for r in rows:
@@ -73,9 +79,10 @@ def tables(rows: list[dict], steps: int, downscale: int) -> dict[str, Table]:
                            "-" if r.get("best_body_bytes") is None or r["bzip2_body_bytes"] is None
                            else f"{r['best_body_bytes'] / r['bzip2_body_bytes']:.2f}",
                            "-" if r.get("index_entropy_bytes") is None else f"{r['index_entropy_bytes'] / 1024:.2f}",
-                           f"{PAPER_TABLE_1_LEGO[r['quantiser']]:.2f}" if r["bits"] == 3 and r["quantiser"] in
-                           PAPER_TABLE_1_LEGO else "-", f"{r['train_seconds']:.0f}"])
-    return {f"lego at {200 // downscale} px, {steps} steps": table}
+                           f"{PAPER_TABLE_1_LEGO[r['quantiser']]:.2f}" if scene == "lego" and r["bits"] == 3 and
+                           r["quantiser"] in PAPER_TABLE_1_LEGO else "-", f"{r['train_seconds']:.0f}"])
+    size = f"{200 // downscale} px" if scene == "lego" else f"{504 // downscale} x {378 // downscale} px"
+    return {f"{scene} at {size}, {steps} steps": table}
 
 
 def retable(name: str) -> None:
@@ -83,8 +90,9 @@ def retable(name: str) -> None:
     without the coders' and entropy columns gets them from its run's file when that is still in ``--work``."""
     import json
 
-    from compress.codec import read
     from results import RESULTS_DIR, atomic_write_json, refresh_results_md
+
+    from compress.codec import read
 
     path = RESULTS_DIR / f"{name}.json"
     record = json.loads(path.read_text())
@@ -94,7 +102,7 @@ def retable(name: str) -> None:
         if r.get("file_bytes") is not None and "index_entropy_bytes" not in r and nirz.exists():
             r["best_body_bytes"] = min(read(nirz).extra["nirz"]["coded_sizes"].values())
             r["index_entropy_bytes"] = index_entropy_bytes(nirz)
-    built = tables(record["metrics"]["rows"], int(args["steps"]), int(args["downscale"]))
+    built = tables(record["metrics"]["rows"], int(args["steps"]), int(args["downscale"]), args.get("scene", "lego"))
     record["tables"] = {k: {"headers": t.headers, "rows": t.rows} for k, t in built.items()}
     atomic_write_json(path, record)
     refresh_results_md()
@@ -103,6 +111,7 @@ def retable(name: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", choices=("1", "sweep"), default="1")
+    parser.add_argument("--scene", choices=tuple(SCENES), default="lego")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--downscale", type=int, default=2, help="of the 200 x 200 lego images")
     parser.add_argument("--lr", type=float, default=5e-4)
@@ -110,15 +119,17 @@ def main() -> None:
     parser.add_argument("--repartition-every", type=int, default=100)
     parser.add_argument("--test-views", type=int, default=10)
     parser.add_argument("--bits", default="1,3,5,8", help="bit widths of the sweep")
-    parser.add_argument("--work", default="out/bench_nerf")
+    parser.add_argument("--work", default=None, help="run folders (default: out/bench_nerf, out/bench_nerf_fern)")
     parser.add_argument("--carry", action="store_true")
     parser.add_argument("--retable", action="store_true", help="only rebuild the table from the last run's rows")
     args = parser.parse_args()
-    name = "nerf_table1" if args.table == "1" else "nerf_bits"
+    args.work = args.work or "out/bench_nerf" + ("" if args.scene == "lego" else f"_{args.scene}")
+    name = ("nerf_table1" if args.table == "1" else "nerf_bits") + ("" if args.scene == "lego" else f"_{args.scene}")
     if args.retable:
         return retable(name)
-    exp = Experiment(name=name, title=("Quantised NeRF, lego, 3 bits (Gordon et al. Table 1)" if args.table == "1"
-                                       else "Quantised NeRF, lego: bits per weight (Gordon et al. Fig. 9)") + f" ({name})",
+    exp = Experiment(name=name, title=(f"Quantised NeRF, {args.scene}, 3 bits (Gordon et al. Table 1)" if args.table == "1"
+                                       else f"Quantised NeRF, {args.scene}: bits per weight (Gordon et al. Fig. 9)")
+                     + f" ({name})",
                      description=__doc__.split("\n\nRun:")[0])
     compared = ("steps", "downscale", "lr", "lr_final", "repartition_every", "test_views")
     done = {}
@@ -137,7 +148,7 @@ def main() -> None:
             print(label, {k: round(v, 3) for k, v in rows[-1].items() if isinstance(v, float)}, flush=True)
         exp.metrics = {"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}
         exp.save()  # after every run: a long benchmark keeps what it measured
-    exp.tables = tables(rows, args.steps, args.downscale)
+    exp.tables = tables(rows, args.steps, args.downscale, args.scene)
     exp.notes += carry_note(rows)
     exp.save()
 
