@@ -17,6 +17,40 @@ DIFFERENCE_GAIN = 4.0
 """The difference image shows |left - right| times this, so small quantisation errors are visible."""
 
 
+MAX_DATASET_FILES = 2000
+"""Files an uploaded dataset zip may hold."""
+
+
+def extract_dataset(archive: Path, dest: Path, max_bytes: int) -> Path:
+    """Unpacks an uploaded dataset (a Blender or nerfstudio-layout folder, zipped) into ``dest`` and returns the
+    folder holding its ``transforms*.json``. Refused with a ``ValueError`` naming the file: not a zip, more than
+    :data:`MAX_DATASET_FILES` files or ``max_bytes`` unpacked, a member that would land outside ``dest``, no
+    transforms file."""
+    import zipfile
+
+    try:
+        bundle = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError):
+        raise ValueError(f"{archive.name}: not a zip file") from None
+    with bundle:
+        members = [m for m in bundle.infolist() if not m.is_dir()]
+        if len(members) > MAX_DATASET_FILES:
+            raise ValueError(f"{archive.name}: {len(members)} files, over the {MAX_DATASET_FILES}-file limit")
+        if sum(m.file_size for m in members) > max_bytes:
+            raise ValueError(f"{archive.name}: over {max_bytes // 2**20} MiB unpacked")
+        root = dest.resolve()
+        for m in members:
+            target = (root / m.filename).resolve()
+            if root not in target.parents:
+                raise ValueError(f"{archive.name}: the member {m.filename!r} would be written outside the dataset")
+        bundle.extractall(root)
+    found = sorted(root.rglob("transforms*.json"), key=lambda p: len(p.parts))
+    if not found:
+        raise ValueError(f"{archive.name}: no transforms_train.json or transforms.json inside (Blender or nerfstudio "
+                         "layout)")
+    return found[0].parent
+
+
 def _size_bytes(path: Path) -> int:
     return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -104,6 +138,8 @@ def build_nerf_compare(cfg: WebConfig) -> None:
                                      type="filepath")
                 pickers += [chosen, upload]
             data = gr.Textbox(label="Dataset folder on the server (empty: the one the left model was trained on)")
+            data_zip = gr.File(label="…or upload the dataset (zipped Blender / nerfstudio folder)", file_types=[".zip"],
+                               type="filepath")
             split = gr.Dropdown(choices=["test", "val", "train"], value="test", label="Views")
             view = gr.Number(value=0, precision=0, minimum=0, label="View index")
             run = gr.Button("Compare", variant="primary")
@@ -124,33 +160,40 @@ def build_nerf_compare(cfg: WebConfig) -> None:
             return Path(known[chosen])
         raise ValueError(f"choose or upload the {side} NeRF")
 
-    def on_compare(left_chosen, left_upload, right_chosen, right_upload, folder, which, index,
+    def dataset(folder, archive, work: Path) -> Path | None:
+        if archive:
+            return extract_dataset(Path(archive), work / "dataset", cfg.max_upload_mb * 2**20)
+        return Path(folder) if folder else None
+
+    def on_compare(left_chosen, left_upload, right_chosen, right_upload, folder, archive, which, index,
                    request: gr.Request, progress=gr.Progress()):
         work = session_folder(cfg, getattr(request, "session_hash", None))
         try:
             progress(0.1, desc="render")
             result = run_nerf_comparison(pick(left_chosen, left_upload, "left"), pick(right_chosen, right_upload, "right"),
-                                         int(index or 0), Path(folder) if folder else None, which, work)
+                                         int(index or 0), dataset(folder, archive, work), which, work)
         except (NIRStudioError, ValueError, OSError) as exc:
             raise gr.Error(user_message(exc)) from None
         images = result["images"]
         return (str(images["ground truth"]), str(images["left"]), str(images["right"]), str(images["difference"]),
                 result["summary"])
 
-    def on_score(left_chosen, left_upload, right_chosen, right_upload, folder, which, index, progress=gr.Progress()):
+    def on_score(left_chosen, left_upload, right_chosen, right_upload, folder, archive, which, index,
+                 request: gr.Request, progress=gr.Progress()):
+        work = session_folder(cfg, getattr(request, "session_hash", None))
         models = dict(known)
-        for label, upload in (("uploaded left", left_upload), ("uploaded right", right_upload)):
+        for label, upload in (("uploaded right", right_upload), ("uploaded left", left_upload)):  # left ends first
             if upload:
                 models = {label: upload, **models}
         try:
             progress(0.1, desc="render every variant")
-            rows = score_variants(models, int(index or 0), Path(folder) if folder else None, which)
+            rows = score_variants(models, int(index or 0), dataset(folder, archive, work), which)
         except (NIRStudioError, ValueError, OSError) as exc:
             raise gr.Error(user_message(exc)) from None
         frame = pd.DataFrame(rows)
         return frame, frame
 
-    inputs = [*pickers, data, split, view]
+    inputs = [*pickers, data, data_zip, split, view]
     run.click(on_compare, inputs=inputs, outputs=[truth, shown_left, shown_right, difference, stats],
               concurrency_limit=1, concurrency_id=JOBS)
     score.click(on_score, inputs=inputs, outputs=[table, plot], concurrency_limit=1, concurrency_id=JOBS)

@@ -86,3 +86,32 @@ def test_every_shipped_nerf_is_offered_and_scored_on_its_scene():
     quantised = [r for n, r in by_name.items() if "3 bits" in n]
     assert all(r["KB"] <= 16 for r in quantised)  # the bound for a 3-bit 4 x 64 file
     assert all(r["PSNR"] > 15 for r in rows)  # every shipped model renders the toy, not noise
+
+
+def test_an_uploaded_dataset_zip_is_unpacked_within_limits(tmp_path):
+    import zipfile
+
+    from app.web.nerf_compare import extract_dataset
+
+    good = tmp_path / "scene.zip"
+    with zipfile.ZipFile(good, "w") as z:
+        z.writestr("toy/transforms_train.json", "{}")
+        z.writestr("toy/train/r_0.png", b"\x89PNG")
+    assert extract_dataset(good, tmp_path / "a", 2**20) == (tmp_path / "a" / "toy").resolve()
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("transforms.json", "{}")
+        z.writestr("../outside.txt", "x")
+    with pytest.raises(ValueError, match="outside the dataset"):
+        extract_dataset(evil, tmp_path / "b", 2**20)
+    assert not (tmp_path / "outside.txt").exists()
+    with pytest.raises(ValueError, match="over 0 MiB"):
+        extract_dataset(good, tmp_path / "c", 2)
+    bare = tmp_path / "bare.zip"
+    with zipfile.ZipFile(bare, "w") as z:
+        z.writestr("readme.txt", "no cameras")
+    with pytest.raises(ValueError, match="no transforms_train.json"):
+        extract_dataset(bare, tmp_path / "d", 2**20)
+    (tmp_path / "fake.zip").write_text("not a zip")
+    with pytest.raises(ValueError, match="fake.zip: not a zip file"):
+        extract_dataset(tmp_path / "fake.zip", tmp_path / "e", 2**20)
