@@ -181,8 +181,9 @@ def build_nerf_compare(cfg: WebConfig) -> None:
     def on_score(left_chosen, left_upload, right_chosen, right_upload, folder, archive, which, index,
                  request: gr.Request, progress=gr.Progress()):
         work = session_folder(cfg, getattr(request, "session_hash", None))
-        models = dict(known)
-        for label, upload in (("uploaded right", right_upload), ("uploaded left", left_upload)):  # left ends first
+        # The left model first: the views are those of its dataset.
+        models = {left_chosen: known[left_chosen], **known} if left_chosen in known else dict(known)
+        for label, upload in (("uploaded right", right_upload), ("uploaded left", left_upload)):
             if upload:
                 models = {label: upload, **models}
         try:
