@@ -163,3 +163,39 @@ def test_web_refuses_a_nerf_that_is_not_there(tmp_path, capsys):
     with pytest.raises(SystemExit) as code:
         main(["web", "--nerf", f"lego={tmp_path / 'missing.nirz'}"])
     assert code.value.code == 2 and "write NAME=PATH with an existing .nirz" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_killed_training_resumes_to_the_same_weights(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    from nir_core.bundle import ModelBundle
+
+    data = shared_file("tiny_nerf_lego_100", "tiny_nerf_data.npz")
+    settings = ["--steps", "150", "--downscale", "4", "model.depth=2", "model.width=16", "render.samples=8",
+                "batch_rays=128", "val_views=0", "checkpoint_every=20", "lr=2e-3", "lr_final=2e-3"]
+
+    def command(run):
+        return [sys.executable, "-m", "app.cli", "nerf", "train", str(data), "-o", str(run), *settings]
+
+    proc = subprocess.Popen(command(tmp_path / "killed"), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    log = tmp_path / "killed" / "log.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 50):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # mid-run, after a few checkpoints, maybe while writing one
+    proc.wait()
+    assert not (tmp_path / "killed" / "bundle").exists()
+    for run in (tmp_path / "killed", tmp_path / "straight"):
+        done = subprocess.run(command(run), cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+    a = ModelBundle.load(tmp_path / "straight" / "bundle").state
+    b = ModelBundle.load(tmp_path / "killed" / "bundle").state
+    assert all(torch.equal(a[k], b[k]) for k in a)
