@@ -45,9 +45,9 @@ def read_image(path: str | Path, crop: tuple[int, ...] | None = None) -> np.ndar
 def fit_to_file(image: np.ndarray, out: str | Path, cfg: ImageFitConfig, quantisation: CompressConfig | None = None,
                 repartition_every: int = 1, progress: bool = True, source: str = "", raw_float: str = "float32") -> dict:
     """Fits ``image`` (H, W, 3) and writes the network to ``out`` (``.nirz``; quantised when ``quantisation`` is
-    given, else its weights as ``raw_float``). Returns the fit's report with the file's size and every coder's body size, and bits per
-    pixel of both: ``bpp`` (the whole file, header included) and ``body_bpp`` (the coded weights alone, what COIN
-    counts)."""
+    given, else its weights as ``raw_float``). Returns the fit's report with the file's size and every coder's body
+    size, and bits per pixel of both: ``bpp`` (the whole file, header included) and ``body_bpp`` (the coded weights
+    alone, what COIN counts)."""
     run = QATRun(quantisation, repartition_every) if quantisation is not None else None
     model, report = fit_image(image, cfg, hooks=run.hooks if run else None, progress=progress)
     h, w = image.shape[:2]
