@@ -138,7 +138,7 @@ def main() -> None:
     compared = ("steps", "downscale", "lr", "lr_final", "repartition_every", "test_views")
     done = {}
     if args.carry:  # the sweep shares its float and 3-bit rows with Table 1 when both ran with the same settings
-        for source in ("nerf_table1", name) if args.table == "sweep" else (name,):
+        for source in ("nerf_table1" + suffix, name) if args.table == "sweep" else (name,):
             done.update(carried_rows(source, args, compared))
     plan = [("float32", None, 32)] + ([(f"{q} 3 bits", q, 3) for q in QUANTISERS] if args.table == "1" else
                                       [(f"{q} {b} bits", q, int(b)) for b in args.bits.split(",") for q in QUANTISERS])
