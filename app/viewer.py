@@ -161,6 +161,16 @@ def _render(arrays: list[dict], width: int, height: int) -> np.ndarray:
     return np.asarray(renderer.render_to_image())
 
 
+def _render_to_pipe(send, arrays: list[dict], width: int, height: int) -> None:
+    """The render process: sends ``("image", array)`` or ``("error", message)`` back."""
+    try:
+        send.send(("image", _render(arrays, width, height)))
+    except Exception as exc:  # noqa: BLE001 - reported by the caller as one line
+        send.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
+
+
 def screenshot(items: list[Item], path: Path, width: int = 1280, height: int = 800, deadline: float = 60.0,
                attempts: int = 3) -> Path:
     """Renders the scene offscreen (no display needed) from a three-quarter view and writes a PNG atomically.
@@ -177,15 +187,29 @@ def screenshot(items: list[Item], path: Path, width: int = 1280, height: int = 8
     if not items:
         raise ValueError("nothing to render")
     arrays = _merged_arrays(items)
+    context = multiprocessing.get_context("spawn")
     for _ in range(attempts):
-        with multiprocessing.get_context("spawn").Pool(1) as pool:  # leaving the block kills a stuck render
-            job = pool.apply_async(_render, (arrays, width, height))
-            try:
-                image = job.get(timeout=deadline)
-            except multiprocessing.TimeoutError:
-                continue
+        # One bare process per attempt, killed when late: a process pool's terminate can hang joining its helper
+        # threads when a worker is killed while it is still starting.
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(target=_render_to_pipe, args=(send, arrays, width, height), daemon=True)
+        process.start()
+        send.close()
+        try:
+            outcome = receive.recv() if receive.poll(deadline) else None
+        except EOFError:  # the render process died without a word: try again
+            outcome = None
+        finally:
+            if process.is_alive():
+                process.kill()
+            process.join()
+            receive.close()
+        if outcome is None:
+            continue
+        if outcome[0] == "error":
+            raise NIRStudioError(f"{path}: the offscreen render failed: {outcome[1]}")
         buf = io.BytesIO()
-        Image.fromarray(image).save(buf, format="PNG")
+        Image.fromarray(outcome[1]).save(buf, format="PNG")
         return atomic_write_bytes(path, buf.getvalue())
     raise NIRStudioError(f"{path}: the offscreen render did not finish within {deadline:.0f} s, {attempts} times")
 
