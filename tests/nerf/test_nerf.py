@@ -147,7 +147,11 @@ def test_the_compare_nerfs_job_renders_both_sides_beside_the_ground_truth(tmp_pa
     work = tmp_path / "work"
     work.mkdir()
     result = run_nerf_comparison(Path(float_run["bundle"]), Path(quantised["file"]), 2, None, "test", work)
-    assert all(p.exists() for p in result["images"].values()) and len(result["images"]) == 3
+    assert all(p.exists() for p in result["images"].values()) and len(result["images"]) == 4
+    from PIL import Image
+
+    difference = np.asarray(Image.open(result["images"]["difference"]))
+    assert difference.shape == (25, 25, 3) and difference.max() > 0  # two different networks differ somewhere
     summary = result["summary"]
     assert summary["right: model.nirz"]["size_bytes"] < summary["left: bundle"]["size_bytes"]
     assert "psnr" in summary["left: bundle"] and summary["PSNR between the two renderings"] > 0
