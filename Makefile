@@ -28,7 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_foundation.py
 	$(BIN)/python benchmarks/bench_extract.py
 
-# The toy scene and the radiance fields the Compare NeRFs tab offers (assets/nerfs/toy; about 30 minutes here).
+# The toy scene and the radiance fields the Compare NeRFs tab offers (assets/nerfs/toy; about 15 minutes here).
 nerf-assets: $(STAMP)
 	BIN=$(BIN) bash scripts/make_nerf_assets.sh
 
