@@ -1,8 +1,9 @@
 """Training throughput of the 4 x 64 NeRF (64 stratified samples per ray, 1,024 rays per step) on this CPU: NIR Studio's
 trainer against nerfstudio's, side by side in one run.
 
-Rows: ``nir-studio nerf train`` (float, and K-means 3-bit quantisation-aware); nerfstudio 1.1.5's trainer with its own
-``NeRFField`` of the same size (the ``nir-kmeans-nerf`` method with ``field_implementation=nerfstudio``, float), and
+Rows: ``nir-studio nerf train`` (float, and K-means 3-bit quantisation-aware) with ``model.feature_layer=false``, the
+network nerfstudio's ``NeRFField`` has layer for layer; nerfstudio 1.1.5's trainer with its own ``NeRFField`` of the same
+size (the ``nir-kmeans-nerf`` method with ``field_implementation=nerfstudio``, float), and
 with NIR Studio's quantised field (the method's default). Each trains ``--steps`` steps on the lego scene of
 ../shared/data; rays/s is rays per step x steps / the training loop's time (NIR Studio: the run's own clock at its
 last step; nerfstudio: its profiler's mean ``Trainer.train_iteration``). Threads are torch's intra-op threads
@@ -24,6 +25,7 @@ from results import REPO, Experiment, Table
 
 from compress.config import CompressConfig
 from compress.nerf import train_quantised
+from nir_core.nerf.model import NeRFConfig
 from nir_core.nerf.train import NerfTrainConfig
 
 LEGO = REPO.parent / "shared" / "data" / "nerf_synthetic_lego_200"
@@ -35,7 +37,8 @@ def nir_studio(work: Path, steps: int, threads: int, quantiser: str | None) -> d
     out = work / f"nir-{quantiser or 'float'}-{threads}"
     shutil.rmtree(out, ignore_errors=True)
     cfg = NerfTrainConfig(data=str(LEGO), downscale=2, steps=steps, batch_rays=RAYS, val_every=0, val_views=0,
-                          checkpoint_every=steps, threads=threads, out=str(out))
+                          checkpoint_every=steps, threads=threads, out=str(out),
+                          model=NeRFConfig(feature_layer=False))
     train_quantised(cfg, CompressConfig(quantiser=quantiser, bits=3) if quantiser else None, progress=False)
     last = json.loads((out / "log.jsonl").read_text().strip().splitlines()[-1])
     return {"seconds_per_step": last["elapsed_s"] / steps, "rays_per_s": RAYS * steps / last["elapsed_s"]}

@@ -96,12 +96,9 @@ def render_rays(model: nn.Module, rays: Rays, near: float, far: float, cfg: Rend
 
 
 def _shade(model: nn.Module, rays: Rays, t: Tensor, white_background: bool) -> tuple[Rendered, Tensor]:
-    m, s = t.shape
     points = rays.origins[:, None] + t[..., None] * rays.directions[:, None]
-    view = rays.view_directions[:, None].expand(m, s, 3)
-    colours, sigmas = model(points.reshape(-1, 3), view.reshape(-1, 3))
-    return composite(colours.reshape(m, s, 3), sigmas.reshape(m, s), t, rays.directions.norm(dim=-1),
-                     white_background)
+    colours, sigmas = model(points, rays.view_directions)
+    return composite(colours, sigmas, t, rays.directions.norm(dim=-1), white_background)
 
 
 def render_chunked(model: nn.Module, rays: Rays, near: float, far: float, cfg: RenderConfig,

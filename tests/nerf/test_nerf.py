@@ -66,10 +66,26 @@ def test_samples_stay_in_bounds_and_importance_samples_go_where_the_weight_is():
 def test_positional_encoding_and_the_network_shapes():
     x = torch.rand(7, 3)
     assert positional_encoding(x, 10).shape == (7, 63) and torch.equal(positional_encoding(x, 0), x)
-    rgb, sigma = NeRF(NeRFConfig(activation="sine"))(x, torch.nn.functional.normalize(x, dim=-1))
-    assert rgb.shape == (7, 3) and sigma.shape == (7,) and (sigma >= 0).all() and ((rgb >= 0) & (rgb <= 1)).all()
+    points, directions = torch.rand(7, 5, 3), torch.nn.functional.normalize(torch.rand(7, 3), dim=-1)
+    for cfg in (NeRFConfig(activation="sine"), NeRFConfig(feature_layer=False), NeRFConfig(view_dependent=False)):
+        rgb, sigma = NeRF(cfg)(points, directions)
+        assert rgb.shape == (7, 5, 3) and sigma.shape == (7, 5)
+        assert (sigma >= 0).all() and ((rgb >= 0) & (rgb <= 1)).all()
     with pytest.raises(ValueError, match="unknown activation"):
         NeRFConfig(activation="tanh")
+
+
+def test_the_head_without_a_feature_layer_is_one_layer_over_position_and_direction():
+    """Its direction part runs once per ray: the result must be the single layer over every sample's concatenated
+    (trunk output, encoded direction), as in nerfstudio's NeRFField."""
+    model = NeRF(NeRFConfig(feature_layer=False))
+    points, directions = torch.rand(4, 6, 3), torch.nn.functional.normalize(torch.rand(4, 3) - 0.5, dim=-1)
+    rgb, _ = model(points, directions)
+    h = model.trunk(positional_encoding(points.reshape(-1, 3), 10))
+    d = positional_encoding(directions, 4).repeat_interleave(6, 0)
+    weight = torch.cat([model.view_position.weight, model.view_direction.weight], 1)
+    head = torch.relu(torch.nn.functional.linear(torch.cat([h, d], -1), weight, model.view_position.bias))
+    assert torch.allclose(rgb.reshape(-1, 3), torch.sigmoid(model.colour(head)), atol=1e-6)
 
 
 @pytest.mark.slow

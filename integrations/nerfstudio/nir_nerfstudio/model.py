@@ -46,6 +46,9 @@ class NirNeRFModelConfig(ModelConfig):
     """Octaves of the positional encoding of x."""
     direction_frequencies: int = 4
     """Octaves of the positional encoding of the view direction."""
+    feature_layer: bool = False
+    """The original NeRF's linear layer between the trunk and the colour head; off (the default), the network is
+    nerfstudio's ``NeRFField`` layer for layer."""
     quantiser: str | None = "kmeans"
     """NIR Studio quantiser (kmeans, minmax, distributional, explicit); None trains in float."""
     bits: int = 3
@@ -65,7 +68,8 @@ class NirField(nn.Module):
     def __init__(self, cfg: NirNeRFModelConfig):
         super().__init__()
         self.model_config = NeRFConfig(depth=cfg.depth, width=cfg.width, position_frequencies=cfg.position_frequencies,
-                                       direction_frequencies=cfg.direction_frequencies)
+                                       direction_frequencies=cfg.direction_frequencies,
+                                       feature_layer=cfg.feature_layer)
         self.nerf = NeRF(self.model_config)
         self.spec = {"model_config": self.model_config.to_json(), "quantiser": cfg.quantiser, "bits": cfg.bits,
                      "repartition_every": cfg.repartition_every, "samples": cfg.num_samples,
@@ -123,8 +127,8 @@ class NirNeRFModel(Model):
         samples = self.sampler(ray_bundle)
         if self.config.field_implementation == "nir":
             positions = samples.frustums.get_positions()
-            rgb, sigma = self.field.nerf(positions.reshape(-1, 3), samples.frustums.directions.reshape(-1, 3))
-            rgb, density = rgb.view(*positions.shape[:-1], 3), sigma.view(*positions.shape[:-1], 1)
+            rgb, sigma = self.field.nerf(positions, samples.frustums.directions[:, 0])  # one direction per ray
+            density = sigma[..., None]
         else:
             outputs = self.field(samples)
             rgb, density = outputs[FieldHeadNames.RGB], outputs[FieldHeadNames.DENSITY]
