@@ -55,7 +55,10 @@ class NerfTrainConfig(FitConfig):
     """Optimiser steps."""
     batch_rays: int = bounded(1024, 1)
     """Rays per step, drawn at random from every training pixel."""
-    lr_final: float = bounded(5e-5, 0.0)
+    lr: float = bounded(2e-3, 0.0)
+    """Adam's learning rate at the start (higher than an image fit's: a few thousand CPU steps reach far more with it,
+    docs/findings.md "Quantised NeRFs")."""
+    lr_final: float = bounded(1e-4, 0.0)
     """The learning rate at the last step (exponential decay from ``lr``; equal to ``lr``: constant)."""
     val_every: int = bounded(500, 0)
     """Render the validation views every this many steps (0: only at the end)."""
