@@ -1,15 +1,17 @@
 """Images as networks against JPEG and WebP at matched bits per pixel (COIN's claim: an INR beats JPEG at low rates,
 around 0.3 bpp), with K-means quantisation-aware fitting (Gordon et al.).
 
-Each Kodak image of ../shared/data (a centre crop of ``--crop`` pixels, a CPU budget) is fitted by SIRENs of several
-sizes, quantisation-aware with K-means at ``--bits`` bits from the first step (codebooks refitted every step), and
-stored as a ``.nirz``. Its rate is counted twice: the whole file (header included) and the coded weights alone
-(what COIN counts). JPEG and WebP (Pillow) encode the same crop at every quality setting; their PSNR at the
-network's rate is read off their rate-distortion curve by linear interpolation (a rate below the codec's lowest is
-"out of range", as is a rate above its highest quality's). Rows: every network size; the note says at which rates
-the network wins.
+Each Kodak image of ../shared/data (a centre crop of ``--crop`` pixels, a CPU budget; ``--crop 0``: the whole image,
+768 x 512, with ``--batch-pixels`` random pixels per step) is fitted by SIRENs of several sizes (``--sizes``),
+quantisation-aware with K-means at ``--bits`` bits from the first step (codebooks refitted every step), and stored as
+a ``.nirz`` (codebooks and biases in float16 with ``--float16``, as COIN stores its weights). Its rate is counted
+twice: the whole file (header included) and the coded weights alone (what COIN counts). JPEG and WebP (Pillow)
+encode the same image at every quality setting; their PSNR at the network's rate is read off their rate-distortion
+curve by linear interpolation (a rate below the codec's lowest is "out of range", as is a rate above its highest
+quality's). Rows: every network size; the note says at which rates the network wins.
 
-Run: ``.venv/bin/python benchmarks/bench_image_inr.py [--images 3] [--crop 128] [--steps 1000] [--bits 6] [--retable]``
+Run: ``.venv/bin/python benchmarks/bench_image_inr.py [--images 3] [--crop 128] [--steps 1000] [--bits 6] [--float16]
+[--sizes 2x16,3x24] [--batch-pixels N] [--retable]``; whole images write ``image_inr_whole``.
 """
 from __future__ import annotations
 
@@ -28,8 +30,8 @@ from nir_core.image_metrics import psnr
 from nir_core.inr.image import ImageFitConfig, ImageINRConfig
 
 KODAK = REPO.parent / "shared" / "data" / "kodak_01_12"
-SIZES = ((2, 16), (3, 24), (4, 32), (5, 40), (6, 56))
-"""(hidden layers, width) of the networks, smallest first."""
+SIZES = "2x16,3x24,4x32,5x40,6x56"
+"""Hidden layers x width of the networks, smallest first (for 128 x 128 crops)."""
 
 
 def codec_curve(image: np.ndarray, fmt: str) -> list[tuple[float, float]]:
@@ -60,22 +62,28 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--bits", type=int, default=6)
     parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--sizes", default=SIZES, help="hidden layers x width of each network, comma-separated")
+    parser.add_argument("--float16", action="store_true", help="codebooks and biases in float16")
+    parser.add_argument("--batch-pixels", type=int, default=0, help="random pixels per step (0: every pixel)")
     parser.add_argument("--retable", action="store_true", help="only re-read the codecs' curves and rebuild the table")
     args = parser.parse_args()
+    name = "image_inr" if args.crop else "image_inr_whole"
     if args.retable:
-        return retable()
-    exp = Experiment(name="image_inr", title="Images as networks against JPEG and WebP (image_inr)",
+        return retable(name)
+    sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
+    precision = {"codebook_dtype": "float16", "raw_float": "float16"} if args.float16 else {}
+    exp = Experiment(name=name, title=f"Images as networks against JPEG and WebP ({name})",
                      description=__doc__.split("\n\nRun:")[0])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for path in sorted(KODAK.glob("kodim*.png"))[:args.images]:
-            image = read_image(path, (args.crop, args.crop))
+            image = read_image(path, (args.crop, args.crop) if args.crop else None)
             curves = {fmt: codec_curve(image, fmt) for fmt in ("JPEG", "WEBP")}
-            for layers, width in SIZES:
+            for layers, width in sizes:
                 cfg = ImageFitConfig(model=ImageINRConfig(hidden_layers=layers, width=width), steps=args.steps,
-                                     lr=args.lr)
-                r = fit_to_file(image, Path(tmp) / "x.nirz", cfg, CompressConfig(quantiser="kmeans", bits=args.bits),
-                                progress=False)
+                                     lr=args.lr, batch_pixels=args.batch_pixels)
+                r = fit_to_file(image, Path(tmp) / "x.nirz", cfg,
+                                CompressConfig(quantiser="kmeans", bits=args.bits, **precision), progress=False)
                 row = with_codecs({"image": path.stem, "network": f"{layers} x {width}", "bpp": r["bpp"],
                                    "body_bpp": r["body_bpp"], "psnr": r["psnr"], "ssim": r["ssim"],
                                    "seconds": r["seconds"]}, curves)
@@ -102,7 +110,9 @@ def tables(rows: list[dict], args) -> dict[str, Table]:
         table.rows.append([r["image"], r["network"], f"{r['bpp']:.3f} / {r['body_bpp']:.3f}", f"{r['psnr']:.2f}",
                            fmt(r["jpeg_at_bpp"]), fmt(r["webp_at_bpp"]), fmt(r["jpeg_at_body_bpp"]),
                            fmt(r["webp_at_body_bpp"])])
-    return {f"{args.crop} x {args.crop} centre crops, K-means {args.bits} bits, {args.steps} steps": table}
+    crop = f"{args.crop} x {args.crop} centre crops" if args.crop else "whole images"
+    precision = ", float16 codebooks and biases" if getattr(args, "float16", False) else ""
+    return {f"{crop}, K-means {args.bits} bits{precision}, {args.steps} steps": table}
 
 
 def notes(rows: list[dict]) -> list[str]:
@@ -111,14 +121,14 @@ def notes(rows: list[dict]) -> list[str]:
             + (f" (rates {min(r['bpp'] for r in wins):.2f}-{max(r['bpp'] for r in wins):.2f} bpp)." if wins else ".")]
 
 
-def retable() -> None:
+def retable(name: str) -> None:
     """Re-reads the codecs' PSNR at each row's rates from the stored curves and rebuilds the table (the networks are
     not refitted)."""
     import json
 
     from results import RESULTS_DIR, atomic_write_json, refresh_results_md
 
-    path = RESULTS_DIR / "image_inr.json"
+    path = RESULTS_DIR / f"{name}.json"
     record = json.loads(path.read_text())
     metrics = record["metrics"]
     metrics["rows"] = [with_codecs(r, metrics["codec_curves"][r["image"]]) for r in metrics["rows"]]
