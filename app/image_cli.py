@@ -28,7 +28,7 @@ def fit(
     image: Path = typer.Argument(..., help="An image file (PNG, JPEG, ...)."),
     output: Path = typer.Option(..., "--out", "-o", help="The .nirz to write; the decoded PNG goes beside it."),
     quantiser: str | None = typer.Option(None, help="Fit quantisation-aware with this quantiser (kmeans, minmax, "
-                                         "distributional, explicit); none: float32 weights."),
+                                         "distributional, explicit, dsconv); none: float32 weights."),
     bits: int = typer.Option(8, min=1, max=8, help="Bits per weight with --quantiser."),
     layers: int | None = typer.Option(None, min=0, help="Hidden layers (default 1)."),
     width: int | None = typer.Option(None, min=1, help="Units per hidden layer (default 20)."),

@@ -13,7 +13,8 @@ from app.image_cli import save_png
 nerf_app = typer.Typer(help="Radiance fields: train (optionally quantisation-aware), render, evaluate.",
                        no_args_is_help=True)
 out = Console(soft_wrap=True)
-QUANTISER_HELP = "Train quantisation-aware with this quantiser (kmeans, minmax, distributional, explicit); none: float."
+QUANTISER_HELP = ("Train quantisation-aware with this quantiser (kmeans, minmax, distributional, explicit, dsconv); none: "
+                  "float.")
 
 
 @nerf_app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

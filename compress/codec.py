@@ -7,9 +7,11 @@ Layout::
 
 The header holds the bundle's metadata (architecture, model config, label set, provenance), the coder, the
 body's size and CRC-32, and one entry per tensor in body order: name, shape, and either ``raw`` (stored as
-``dtype``) or ``quantised`` (bits, quantiser, codebook length and precision). A quantised tensor is its
-codebook followed by one index per element, so decoding gives exactly the fake-quantised weights. Every size
-is checked against hard limits and against the file before anything is allocated; a bad file raises one
+``dtype``), ``quantised`` (bits, quantiser, codebook length and precision) or ``blocks`` (DSConv: bits, block size,
+number of blocks, scale precision). A quantised tensor is its codebook followed by one index per element; a block
+tensor its scales followed by one mantissa index per element. Decoding gives exactly the fake-quantised weights.
+A file with block tensors is format version 2 (a reader of version 1 says to update), any other version 1. Every
+size is checked against hard limits and against the file before anything is allocated; a bad file raises one
 :class:`NirzError` naming the file and the reason.
 """
 from __future__ import annotations
@@ -28,11 +30,13 @@ from nir_core.atomic import atomic_write_bytes
 from nir_core.bundle import ModelBundle
 from nir_core.errors import NIRStudioError
 
+from . import dsconv
 from .coders import CODERS, CodingError, IndexStream
-from .quantisers import CODEBOOK_DTYPES, MAX_BITS, QUANTISERS
+from .quantisers import BLOCK_QUANTISERS, CODEBOOK_DTYPES, MAX_BITS, QUANTISERS
 
 MAGIC = b"NIRZ"
-VERSION = 1
+VERSION = 2
+"""The newest format version this release reads and writes (2: ``blocks`` tensors)."""
 SUFFIX = ".nirz"
 MAX_HEADER_BYTES = 4 * 1024 * 1024
 MAX_TENSORS = 100_000
@@ -60,14 +64,19 @@ class QuantisedTensor:
     """A tensor as the file stores it when quantised."""
 
     codebook: torch.Tensor
-    """(L,) float32, sorted, already rounded to ``codebook_dtype``."""
+    """(L,) float32, sorted, already rounded to ``codebook_dtype``; for a block quantiser (``block`` > 0) the
+    (blocks,) scales."""
     indices: torch.Tensor
-    """Same shape as the weight, integer, each < L."""
+    """Same shape as the weight, integer, each < L (a block quantiser: < 2^bits, its mantissa indices)."""
     bits: int
     quantiser: str
     codebook_dtype: str = "float32"
+    block: int = 0
+    """Values per block of a block quantiser (DSConv); 0 for a codebook quantiser."""
 
     def dequantised(self) -> torch.Tensor:
+        if self.block:
+            return dsconv.dequantise(self.codebook, self.indices, self.bits, self.block)
         return self.codebook[self.indices.long()]
 
 
@@ -96,11 +105,15 @@ def encode_bundle(bundle: ModelBundle, quantised: dict[str, QuantisedTensor], co
         if name in quantised:
             q = quantised[name]
             codebook = q.codebook.detach().cpu().to(CODEBOOK_DTYPES[q.codebook_dtype])
-            entries.append({"name": name, "shape": list(tensor.shape), "kind": "quantised", "bits": int(q.bits),
-                            "quantiser": q.quantiser, "levels": int(codebook.numel()), "codebook_dtype": q.codebook_dtype})
+            entry = {"name": name, "shape": list(tensor.shape), "kind": "blocks" if q.block else "quantised",
+                     "bits": int(q.bits), "quantiser": q.quantiser, "levels": int(codebook.numel()),
+                     "codebook_dtype": q.codebook_dtype}
+            if q.block:
+                entry["block"] = int(q.block)
+            entries.append(entry)
             parts.append(codebook.numpy().astype(_NUMPY[q.codebook_dtype]).tobytes())
             parts.append(IndexStream(q.indices.detach().cpu().reshape(-1).numpy().astype(np.uint8), int(q.bits),
-                                     int(codebook.numel())))
+                                     _alphabet(entry)))
         else:
             t = tensor.detach().cpu()
             stored = raw_float if t.is_floating_point() else _dtype_name(t.dtype)
@@ -112,14 +125,20 @@ def encode_bundle(bundle: ModelBundle, quantised: dict[str, QuantisedTensor], co
     bodies = {n: CODERS[n].encode(parts) for n in names}
     chosen = min(bodies, key=lambda n: len(bodies[n]))
     body = bodies[chosen]
-    header = {"format": "nirz", "version": VERSION, "coder": chosen, "body_bytes": len(body),
+    version = 2 if any(e["kind"] == "blocks" for e in entries) else 1
+    header = {"format": "nirz", "version": version, "coder": chosen, "body_bytes": len(body),
               "body_crc32": zlib.crc32(body), "coded_sizes": {n: len(b) for n, b in bodies.items()},
               "bundle": {"architecture": bundle.architecture, "model_config": bundle.model_config,
                          "label_set": bundle.label_set, "training": bundle.training, "extra": bundle.extra},
               "compression": extra or {}, "tensors": entries}
     # Tensor names repeat long prefixes, so the JSON header compresses to a small fraction of its size.
     head = zlib.compress(json.dumps(header, separators=(",", ":")).encode(), 9)
-    return _PREFIX.pack(MAGIC, VERSION, len(head)) + head + body, header
+    return _PREFIX.pack(MAGIC, version, len(head)) + head + body, header
+
+
+def _alphabet(entry: dict) -> int:
+    """How many distinct indices a quantised tensor's entry allows: its codebook's length, or 2^bits mantissas."""
+    return 2 ** entry["bits"] if entry["kind"] == "blocks" else entry["levels"]
 
 
 def write(path: str | Path, bundle: ModelBundle, quantised: dict[str, QuantisedTensor], **options) -> int:
@@ -195,13 +214,18 @@ def _validate(header: dict) -> None:
         if t["kind"] == "raw":
             if t["dtype"] not in RAW_DTYPES:
                 raise ValueError(f"unknown dtype {t['dtype']!r}")
-        elif t["kind"] == "quantised":
+        elif t["kind"] in ("quantised", "blocks"):
             if not (isinstance(t["bits"], int) and 1 <= t["bits"] <= MAX_BITS):
                 raise ValueError(f"bits must be 1..{MAX_BITS}")
-            if not (isinstance(t["levels"], int) and 1 <= t["levels"] <= 2 ** t["bits"]):
-                raise ValueError("codebook length must be 1..2^bits")
             if t["codebook_dtype"] not in CODEBOOK_DTYPES or t["quantiser"] not in QUANTISERS:
                 raise ValueError("unknown codebook dtype or quantiser")
+            if (t["kind"] == "blocks") != (t["quantiser"] in BLOCK_QUANTISERS):
+                raise ValueError(f"quantiser {t['quantiser']!r} cannot store a {t['kind']!r} tensor")
+            if t["kind"] == "quantised" and not (isinstance(t["levels"], int) and 1 <= t["levels"] <= 2 ** t["bits"]):
+                raise ValueError("codebook length must be 1..2^bits")
+            if t["kind"] == "blocks" and not (isinstance(t["block"], int) and 1 <= t["block"] <= 4096
+                                              and t["levels"] == dsconv.block_count(shape, t["block"])):
+                raise ValueError("block size must be 1..4096 and the scales one per block of the shape")
         else:
             raise ValueError(f"unknown tensor kind {t['kind']!r}")
 
@@ -219,7 +243,7 @@ def _layout(header: dict) -> list:
             layout.append(n * itemsize(t["dtype"]))
         else:
             layout.append(t["levels"] * itemsize(t["codebook_dtype"]))
-            layout.append((n, t["bits"], t["levels"]))
+            layout.append((n, t["bits"], _alphabet(t)))
     return layout
 
 
@@ -240,7 +264,7 @@ def decode(path: str | Path) -> tuple[dict, dict[str, torch.Tensor], dict[str, Q
         codebook = torch.from_numpy(np.frombuffer(next(parts), dtype=_NUMPY[t["codebook_dtype"]]).astype(np.float32))
         stream = next(parts)
         q = QuantisedTensor(codebook, torch.from_numpy(stream.indices.astype(np.int64)).reshape(t["shape"]),
-                            t["bits"], t["quantiser"], t["codebook_dtype"])
+                            t["bits"], t["quantiser"], t["codebook_dtype"], t.get("block", 0))
         quantised[t["name"]] = q
         state[t["name"]] = q.dequantised()
     return header, state, quantised

@@ -1,4 +1,5 @@
-"""Scalar weight quantisers: explicit [-1, 1], min-max and distributional uniform, and K-means cluster quantisation.
+"""Scalar weight quantisers: explicit [-1, 1], min-max and distributional uniform, and K-means cluster quantisation
+(and, in :mod:`compress.dsconv`, DSConv block quantisation, whose "codebook" is one scale per block).
 
 Every quantiser here maps a tensor onto a sorted *codebook* of at most 2^k values and each weight to its nearest
 entry, so one representation serves all of them: :meth:`Quantiser.fit` returns the codebook (the quantiser's
@@ -18,6 +19,8 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+
+from . import dsconv
 
 MAX_BITS = 8
 CODEBOOK_DTYPES = {"float32": torch.float32, "float16": torch.float16}
@@ -167,9 +170,43 @@ def lloyd_sorted(x: np.ndarray, centroids: np.ndarray, max_iters: int = 300) -> 
     return c
 
 
+@dataclass(frozen=True)
+class DSConv(Quantiser):
+    """Block quantisation: per block of ``block`` input-depth values, b-bit integer mantissas and one float scale.
+    Its "codebook" is the (blocks,) scales, stored at ``codebook_dtype``."""
+
+    name: ClassVar[str] = "dsconv"
+    block: int = dsconv.BLOCK
+    """Values per block along the input depth."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 1 <= int(self.block) <= 4096:
+            raise ValueError(f"block must be 1..4096, got {self.block}")
+
+    def fit(self, w: torch.Tensor) -> torch.Tensor:
+        """(blocks,) float32 scales of ``w``, rounded to the storage precision."""
+        w = w.detach().float()
+        real = dsconv.to_blocks(torch.ones_like(w), self.block)  # 0 where a block is padded
+        scales = dsconv.fit_scales(dsconv.to_blocks(w, self.block), real, int(self.bits))
+        return scales.to(CODEBOOK_DTYPES[self.codebook_dtype]).float()
+
+    def quantize(self, w: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+        blocks = dsconv.to_blocks(w.detach().float(), self.block)
+        values = codebook[:, None] * dsconv.mantissas(blocks, codebook, int(self.bits))
+        return dsconv.from_blocks(values, tuple(w.shape)).to(w.dtype)
+
+    def encode(self, w: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+        """Mantissa + 2^(b-1) per weight (at 1 bit: 0 for -1, 1 for +1), same shape as ``w``, int64 in [0, 2^b)."""
+        m = dsconv.mantissas(dsconv.to_blocks(w.detach().float(), self.block), codebook, int(self.bits))
+        return dsconv.from_blocks(dsconv.mantissa_index(m, int(self.bits)), tuple(w.shape)).long()
+
+
 QUANTISERS: dict[str, type[Quantiser]] = {q.name: q for q in (ExplicitUniform, MinMaxUniform, DistributionalUniform,
-                                                                KMeans)}
+                                                                KMeans, DSConv)}
 """Quantiser name (as the CLI and the file header spell it) -> class."""
+BLOCK_QUANTISERS = frozenset({DSConv.name})
+"""Quantisers whose "codebook" is one scale per block of weights (stored as the file's ``blocks`` kind)."""
 
 
 def make_quantiser(name: str, bits: int, codebook_dtype: str = "float32") -> Quantiser:

@@ -20,7 +20,8 @@ def quantised_tensors(model, layers: QuantisedLayers) -> dict[str, codec.Quantis
     for layer in layers.layers:
         q = layer.quantiser
         out[f"{layer.name}.weight"] = codec.QuantisedTensor(
-            layer.codebook, q.encode(layer.module.weight, layer.codebook), q.bits, q.name, q.codebook_dtype)
+            layer.codebook, q.encode(layer.module.weight, layer.codebook), q.bits, q.name, q.codebook_dtype,
+            getattr(q, "block", 0))
     return out
 
 
