@@ -92,7 +92,7 @@ def main() -> None:
             exp.metrics = {"args": vars(args), "rows": rows,
                            "codec_curves": exp.metrics.get("codec_curves", {}) | {path.stem: curves}}
             exp.save()
-    exp.tables, exp.notes = tables(rows, args), notes(rows)
+    exp.tables, exp.notes = tables(rows, args), notes(rows, exp.metrics["codec_curves"])
     exp.save()
 
 
@@ -115,10 +115,18 @@ def tables(rows: list[dict], args) -> dict[str, Table]:
     return {f"{crop}, K-means {args.bits} bits{precision}, {args.steps} steps": table}
 
 
-def notes(rows: list[dict]) -> list[str]:
+def notes(rows: list[dict], curves: dict) -> list[str]:
+    """What the rows say against JPEG: wins at the same file rate, and networks below JPEG's lowest rate against
+    the best JPEG can do there (its lowest quality, at a higher rate). ``curves``: image -> format -> (bpp, PSNR)."""
     wins = [r for r in rows if r["jpeg_at_bpp"] is not None and r["psnr"] > r["jpeg_at_bpp"]]
-    return [f"The network beats JPEG at the same file rate in {len(wins)} of {len(rows)} rows"
-            + (f" (rates {min(r['bpp'] for r in wins):.2f}-{max(r['bpp'] for r in wins):.2f} bpp)." if wins else ".")]
+    out = [f"The network beats JPEG at the same file rate in {len(wins)} of {len(rows)} rows"
+           + (f" (rates {min(r['bpp'] for r in wins):.2f}-{max(r['bpp'] for r in wins):.2f} bpp)." if wins else ".")]
+    for r in rows:
+        lowest_rate, lowest_psnr = curves[r["image"]]["JPEG"][0]
+        if r["bpp"] < lowest_rate:
+            out.append(f"{r['image']}, {r['network']}: {r['bpp']:.3f} bpp is below JPEG's lowest rate "
+                       f"({lowest_rate:.3f} bpp, {lowest_psnr:.2f} dB); the network gives {r['psnr']:.2f} dB.")
+    return out
 
 
 def retable(name: str) -> None:
@@ -134,8 +142,7 @@ def retable(name: str) -> None:
     metrics["rows"] = [with_codecs(r, metrics["codec_curves"][r["image"]]) for r in metrics["rows"]]
     args = argparse.Namespace(**metrics["args"])
     record["tables"] = {k: {"headers": t.headers, "rows": t.rows} for k, t in tables(metrics["rows"], args).items()}
-    record["notes"] = [n for n in record.get("notes", []) if not n.startswith("The network beats JPEG")] + \
-        notes(metrics["rows"])
+    record["notes"] = notes(metrics["rows"], metrics["codec_curves"])
     atomic_write_json(path, record)
     refresh_results_md()
 
