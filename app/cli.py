@@ -15,6 +15,7 @@ from rich.table import Table
 from app.image_cli import image_app
 from app.nerf_cli import nerf_app
 from app.options import Rename, config_options
+from app.search_cli import search_bits
 from app.web import WebConfig
 from compress.config import CompressConfig, FinetuneConfig
 from nir_core import cpu
@@ -33,6 +34,7 @@ synth_app = typer.Typer(help="Generate labelled procedural rooms and objects.", 
 app.add_typer(synth_app, name="synth")
 app.add_typer(nerf_app, name="nerf")
 app.add_typer(image_app, name="image")
+app.command("search-bits")(search_bits)
 
 # Typer raises click's exceptions (from its own copy of click in recent releases): reached through one it exports.
 _click_errors = importlib.import_module(typer.BadParameter.__module__)

@@ -33,11 +33,17 @@ def layer_bits(layers: list[str], spec: str | list | dict | None, default: int) 
 
     ``spec`` is None (``default`` everywhere); a list of ints, or a string "8,8,7,..." / "888777..." (one
     digit per layer), in layer order, exactly one per layer; or ``pattern=bits`` rules ("encoder.*=4,
-    *.head.*=8" or a dict), first matching glob wins, unmatched layers get ``default``. A bits value of 0
-    leaves that layer in float.
+    *.head.*=8" or a dict), first matching glob wins, unmatched layers get ``default``; or the result file of a
+    bit search, "RESULT.json" (its best schedule) or "RESULT.json#k" (its k-th). A bits value of 0 leaves that
+    layer in float.
     """
     if spec is None or spec == "":
         return {name: default for name in layers}
+    if isinstance(spec, str) and spec.partition("#")[0].endswith(".json"):  # a bit search's result (#k: its k-th)
+        from .search import chosen_layer_bits
+
+        file, _, choice = spec.partition("#")
+        spec = chosen_layer_bits(file, int(choice or 0))
     if isinstance(spec, str):
         if "=" in spec:
             spec = dict(rule.split("=", 1) for rule in spec.replace(" ", "").split(",") if rule)

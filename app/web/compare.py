@@ -15,7 +15,7 @@ from . import WebConfig, session_folder, user_message
 from .previews import display_glb, legend_html
 from .reconstruct import JOBS, InputPicker, Models, load_checked, settings
 
-QUANTISER_CHOICES = ["kmeans", "minmax", "distributional", "explicit"]
+QUANTISER_CHOICES = ["kmeans", "minmax", "distributional", "explicit", "dsconv"]
 METRIC_KEYS = ("cd_l1", "f1_delta")
 
 
