@@ -87,6 +87,35 @@ def tables(rows: list[dict], steps: int, downscale: int, scene: str = "lego") ->
     return {f"{scene} at {size}, {steps} steps": table}
 
 
+def plot_sweep(rows: list[dict], path: Path, title: str) -> None:
+    """PSNR against bits per weight, one line per quantiser and the float model as a level (their Fig. 9)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    for quantiser in QUANTISERS:
+        points = sorted((r for r in rows if r["quantiser"] == quantiser), key=lambda r: r["bits"])
+        ax.plot([r["bits"] for r in points], [r["psnr"] for r in points], "o-", label=quantiser, markersize=6)
+    for r in rows:
+        if r["quantiser"] == "none":
+            ax.axhline(r["psnr"], color="black", linestyle="--", linewidth=1, label="float32")
+    ax.set_xlabel("bits per weight")
+    ax.set_ylabel("test PSNR (dB)")
+    ax.set_xticks(sorted({r["bits"] for r in rows if r["quantiser"] != "none"}))
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def sweep_plot_path(name: str) -> Path:
+    return REPO / "docs" / f"{name}.png"
+
+
 def retable(name: str) -> None:
     """Rebuilds the table of ``benchmarks/results/NAME.json`` from its measured rows (nothing is re-run); a row
     without the coders' and entropy columns gets them from its run's file when that is still in ``--work``."""
@@ -106,6 +135,10 @@ def retable(name: str) -> None:
             r["index_entropy_bytes"] = index_entropy_bytes(nirz)
     built = tables(record["metrics"]["rows"], int(args["steps"]), int(args["downscale"]), args.get("scene", "lego"))
     record["tables"] = {k: {"headers": t.headers, "rows": t.rows} for k, t in built.items()}
+    if name.startswith("nerf_bits"):
+        plot_sweep(record["metrics"]["rows"], sweep_plot_path(name), record["title"])
+        note = f"Plot: docs/{sweep_plot_path(name).name}."
+        record["notes"] = [n for n in record.get("notes", []) if n != note] + [note]
     atomic_write_json(path, record)
     refresh_results_md()
 
@@ -154,6 +187,9 @@ def main() -> None:
         exp.save()  # after every run: a long benchmark keeps what it measured
     exp.tables = tables(rows, args.steps, args.downscale, args.scene)
     exp.notes += carry_note(rows)
+    if args.table == "sweep":
+        plot_sweep(rows, sweep_plot_path(name), exp.title)
+        exp.notes.append(f"Plot: docs/{sweep_plot_path(name).name}.")
     exp.save()
 
 
