@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from compress import codec
 from compress.config import CompressConfig
-from compress.qat import attach
 from compress.dsconv import to_blocks
+from compress.qat import attach
 from compress.quantisers import BLOCK_QUANTISERS, QUANTISERS
 from compress.workflow import compress_bundle, quantised_tensors
 from nir_core.models.registry import build_model, from_bundle, to_bundle
