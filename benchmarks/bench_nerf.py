@@ -137,8 +137,11 @@ def retable(name: str) -> None:
     record["tables"] = {k: {"headers": t.headers, "rows": t.rows} for k, t in built.items()}
     if name.startswith("nerf_bits"):
         plot_sweep(record["metrics"]["rows"], sweep_plot_path(name), record["title"])
-        note = f"Plot: docs/{sweep_plot_path(name).name}."
-        record["notes"] = [n for n in record.get("notes", []) if n != note] + [note]
+        done = {r["row"] for r in record["metrics"]["rows"]}
+        missing = [f"{q} {b} bits" for b in args["bits"].split(",") for q in QUANTISERS if f"{q} {b} bits" not in done]
+        notes = [n for n in record.get("notes", []) if not n.startswith(("Plot: ", "Still to measure"))]
+        record["notes"] = notes + [f"Plot: docs/{sweep_plot_path(name).name}."] + \
+            ([f"Still to measure (the same command with --carry adds them): {'; '.join(missing)}."] if missing else [])
     atomic_write_json(path, record)
     refresh_results_md()
 
