@@ -75,16 +75,18 @@ class SearchLog:
     path: Path
     config: dict
     layers: int
+    kind: str = "gp"
+    """"gp" (:func:`search_bits`) or "random" (:func:`random_search`)."""
     points: list[Evaluation] = field(default_factory=list)
     seconds: float = 0.0
     """Wall time spent across resumes."""
 
     @classmethod
-    def open(cls, path: str | Path, cfg: SearchConfig, layers: int) -> SearchLog:
+    def open(cls, path: str | Path, cfg: SearchConfig, layers: int, kind: str = "gp") -> SearchLog:
         """The log at ``path`` when it exists (it must be this search's), else a new one."""
         path = Path(path)
         if not path.exists():
-            return cls(path, cfg.to_json(), layers)
+            return cls(path, cfg.to_json(), layers, kind)
         try:
             record = json.loads(path.read_text())
             if record.get("format") != LOG_FORMAT:
@@ -92,14 +94,15 @@ class SearchLog:
             points = [Evaluation(**p) for p in record["points"]]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise SearchError(f"{path}: cannot resume from it ({exc})") from None
-        if _identity(record["config"]) != _identity(cfg.to_json()) or record["layers"] != layers:
-            raise SearchError(f"{path}: written by a different search (its config or layer count differs); use "
-                              "another file or the same settings")
-        return cls(path, cfg.to_json(), layers, points, float(record.get("seconds", 0.0)))
+        if _identity(record["config"]) != _identity(cfg.to_json()) or record["layers"] != layers \
+                or record.get("kind", "gp") != kind:
+            raise SearchError(f"{path}: written by a different search (its kind, config or layer count differs); "
+                              "use another file or the same settings")
+        return cls(path, cfg.to_json(), layers, kind, points, float(record.get("seconds", 0.0)))
 
     def save(self, extra: dict | None = None) -> None:
-        atomic_write_json(self.path, {"format": LOG_FORMAT, "config": self.config, "layers": self.layers,
-                                      "seconds": round(self.seconds, 2),
+        atomic_write_json(self.path, {"format": LOG_FORMAT, "kind": self.kind, "config": self.config,
+                                      "layers": self.layers, "seconds": round(self.seconds, 2),
                                       "points": [vars(p) for p in self.points], **(extra or {})})
 
     @property
@@ -126,8 +129,8 @@ def search_bits(objective: Objective, cfg: SearchConfig, log_path: str | Path,
                 progress: Callable[[Evaluation], None] | None = None) -> dict:
     """Runs (or resumes) the search; returns the result (:func:`rank`) and writes it into the log too."""
     log = SearchLog.open(log_path, cfg, objective.layers)
-    schedule, costs, top = cfg.schedule, cfg.task_costs, len(cfg.fidelities) - 1
-    d = schedule.parameters
+    costs, top = cfg.task_costs, len(cfg.fidelities) - 1
+    d = cfg.schedule.parameters
     initial = cfg.initial or 2 * d + 1
     plan = [(w, 0, "initial") for w in sobol(cfg, initial, 1)] + \
         [(w, top, "initial-target") for w in sobol(cfg, cfg.initial_target, 2)]
@@ -139,16 +142,7 @@ def search_bits(objective: Objective, cfg: SearchConfig, log_path: str | Path,
         return log.spent + next_cost > cfg.budget + 1e-9 or bool(over_time)
 
     def run(w: np.ndarray, task: int, how: str) -> None:
-        bits = schedule.bits(w, objective.layers)
-        clock = time.perf_counter()
-        metric = float(objective.evaluate(bits, cfg.fidelities[task]))
-        log.points.append(Evaluation([float(v) for v in w], bits, task, cfg.fidelities[task], metric,
-                                     cfg.effective(metric, bits), costs[task], round(time.perf_counter() - clock, 3),
-                                     how))
-        log.seconds = earlier + time.perf_counter() - started
-        log.save()
-        if progress:
-            progress(log.points[-1])
+        _evaluate(objective, cfg, log, w, task, how, earlier + time.perf_counter() - started, progress)
 
     for w, task, how in plan[sum(1 for p in log.points if p.how.startswith("initial")):]:
         if out_of_budget(costs[task]):
@@ -162,6 +156,22 @@ def search_bits(objective: Objective, cfg: SearchConfig, log_path: str | Path,
     result = rank(log, cfg, getattr(objective, "layer_bits", None))
     log.save({"result": result})
     return result
+
+
+def _evaluate(objective: Objective, cfg: SearchConfig, log: SearchLog, w: np.ndarray, task: int, how: str,
+              seconds_before: float, progress: Callable[[Evaluation], None] | None) -> None:
+    """Evaluates schedule ``w`` at fidelity ``task``, appends it to the log and saves the log (``seconds_before``: the
+    search's time before this evaluation)."""
+    bits = cfg.schedule.bits(w, objective.layers)
+    clock = time.perf_counter()
+    metric = float(objective.evaluate(bits, cfg.fidelities[task]))
+    taken = time.perf_counter() - clock
+    log.points.append(Evaluation([float(v) for v in w], bits, task, cfg.fidelities[task], metric,
+                                 cfg.effective(metric, bits), cfg.task_costs[task], round(taken, 3), how))
+    log.seconds = seconds_before + taken
+    log.save()
+    if progress:
+        progress(log.points[-1])
 
 
 def _unit(cfg: SearchConfig, w: np.ndarray) -> np.ndarray:
@@ -263,7 +273,7 @@ def random_search(objective: Objective, cfg: SearchConfig, log_path: str | Path,
                   progress: Callable[[Evaluation], None] | None = None) -> dict:
     """The baseline: quasi-random schedules evaluated at the highest fidelity only, until the same budget is spent;
     the best measured effective metric wins. Resumable like :func:`search_bits`."""
-    log = SearchLog.open(log_path, cfg, objective.layers)
+    log = SearchLog.open(log_path, cfg, objective.layers, kind="random")
     top = len(cfg.fidelities) - 1
     cost = cfg.task_costs[top]
     earlier, started = log.seconds, time.perf_counter()
@@ -272,16 +282,7 @@ def random_search(objective: Objective, cfg: SearchConfig, log_path: str | Path,
             break
         if cfg.budget_seconds and earlier + time.perf_counter() - started >= cfg.budget_seconds:
             break
-        bits = cfg.schedule.bits(w, objective.layers)
-        clock = time.perf_counter()
-        metric = float(objective.evaluate(bits, cfg.fidelities[top]))
-        log.points.append(Evaluation([float(v) for v in w], bits, top, cfg.fidelities[top], metric,
-                                     cfg.effective(metric, bits), cost, round(time.perf_counter() - clock, 3),
-                                     "random"))
-        log.seconds = earlier + time.perf_counter() - started
-        log.save()
-        if progress:
-            progress(log.points[-1])
+        _evaluate(objective, cfg, log, w, top, "random", earlier + time.perf_counter() - started, progress)
     best = max(log.points, key=lambda p: p.effective, default=None)
     layer_bits = getattr(objective, "layer_bits", None)
     result = {"chosen": [] if best is None else [{"w": best.w, "bits": best.bits, "total_bits": sum(best.bits),

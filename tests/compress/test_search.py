@@ -73,6 +73,8 @@ def test_a_killed_search_resumes_without_repeating_an_evaluation(tmp_path):
     assert more["evaluations"] > result["evaluations"]
     with pytest.raises(SearchError, match="different search"):
         search_bits(Synthetic(), SearchConfig(**{**CFG, "degree": 3}), log)
+    with pytest.raises(SearchError, match="different search"):  # the random baseline keeps its own log
+        random_search(Synthetic(), cfg, log)
 
 
 def test_settings_are_checked():
