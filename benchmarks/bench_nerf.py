@@ -187,8 +187,8 @@ def main() -> None:
             rows.append({"row": label, "quantiser": quantiser or "none", "bits": bits, **run(folder, args, quantiser, bits)})
             print(label, {k: round(v, 3) for k, v in rows[-1].items() if isinstance(v, float)}, flush=True)
         exp.metrics = {"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}
-        exp.save()  # after every run: a long benchmark keeps what it measured
-    exp.tables = tables(rows, args.steps, args.downscale, args.scene)
+        exp.tables = tables(rows, args.steps, args.downscale, args.scene)
+        exp.save()  # after every run: a long benchmark keeps what it measured, table included
     exp.notes += carry_note(rows)
     if args.table == "sweep":
         plot_sweep(rows, sweep_plot_path(name), exp.title)
