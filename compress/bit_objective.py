@@ -59,8 +59,11 @@ class BundleObjective:
             raise ValueError(f"the metric {self.metric} scores the labels: it needs semantic scoring")
         self.bundle, self.work = Path(self.bundle), Path(self.work)
         model = from_bundle(ModelBundle.load(self.bundle), source=self.bundle)
-        self.all_layers = [name for name, _ in quantisable_layers(model)]
+        layers = dict(quantisable_layers(model))
+        self.all_layers = list(layers)
         self.layer_names = [n for n in self.all_layers if any(fnmatch.fnmatchcase(n, g) for g in self.searched)]
+        self.weights = [layers[n].weight.numel() for n in self.layer_names]
+        """Weights of each searched layer, in schedule order (a schedule's memory: their sum weighted by its bits)."""
         if not self.layer_names:
             raise ValueError(f"{self.bundle}: no quantisable layer matches {list(self.searched)}; its layers are "
                              f"{', '.join(self.all_layers)}")
@@ -74,14 +77,23 @@ class BundleObjective:
         """Bits of every quantisable layer: the schedule's for the searched ones, 0 (float) for the rest."""
         return {name: 0 for name in self.all_layers} | dict(zip(self.layer_names, bits))
 
-    def evaluate(self, bits: list[int], fidelity: int) -> float:
-        tag = f"{''.join(map(str, bits))}-{fidelity}"
-        path, run = self.work / f"{tag}.nirz", self.work / "finetune" / tag
+    def quantise(self, bits: list[int], fidelity: int, path: Path) -> dict:
+        """Writes the bundle quantised with ``bits`` and fine-tuned for ``fidelity`` units to the ``.nirz`` at
+        ``path``; returns the compression report (:func:`compress.workflow.compress_bundle`)."""
+        run = self.work / "finetune" / Path(path).stem
         shutil.rmtree(run, ignore_errors=True)  # a run left by an interrupted evaluation would resume, not restart
         steps = fidelity * self.steps_per_fidelity
         tune = FinetuneConfig(steps=steps, task=self.finetune_task, out=str(run)) if steps else None
-        compress_bundle(self.bundle, path, CompressConfig(quantiser=self.quantiser, layer_bits=self.layer_bits(bits)),
-                        tune, progress=False)
+        try:
+            return compress_bundle(self.bundle, path, CompressConfig(quantiser=self.quantiser,
+                                                                     layer_bits=self.layer_bits(bits)),
+                                   tune, progress=False)
+        finally:
+            shutil.rmtree(run, ignore_errors=True)
+
+    def evaluate(self, bits: list[int], fidelity: int) -> float:
+        path = self.work / f"{''.join(map(str, bits))}-{fidelity}.nirz"
+        self.quantise(bits, fidelity, path)
         model, _ = model_from_file(path)
         try:
             score = evaluate(model, self.scenes, self.eval_config, semantic=self.semantic)["mean"].get(self.metric)
@@ -89,7 +101,6 @@ class BundleObjective:
             score = None
         finally:
             path.unlink(missing_ok=True)
-            shutil.rmtree(run, ignore_errors=True)
         return COLLAPSED[self.metric] if score is None else float(score)  # None: no surface was extracted
 
 

@@ -29,15 +29,24 @@ class CompressConfig(Config):
     coder: str = "best"
     """Entropy coder: bzip2 (the paper's), lzma, range, or best (all three tried, the smallest kept)."""
     activation_bits: int | None = bounded(None, 1, 8)
-    """Also quantise every conv layer's output to this many bits (conv encoders: their feature grids hold at most
-    2^bits values); recorded in the file and applied whenever it is loaded."""
+    """Also quantise every conv layer's activations to this many bits (``activation_format``); recorded in the file
+    and applied whenever it is loaded."""
+    activation_format: str = "minmax"
+    """``minmax``: each conv layer's output per tensor, so a conv encoder's feature grids hold at most 2^bits values;
+    ``bfp``: each conv layer's input in block floating point, 32 channels sharing an exponent (DSConv, 2..8 bits)."""
 
     def __post_init__(self):
-        from .quantisers import QUANTISERS  # loads torch: when a config is made, not when the CLI starts
+        from .qat import ACTIVATION_FORMATS  # loads torch: when a config is made, not when the CLI starts
+        from .quantisers import QUANTISERS
 
         if self.quantiser not in QUANTISERS:
             raise ValueError(f"unknown quantiser {self.quantiser!r}; choose one of {', '.join(QUANTISERS)}")
         check_ranges(self)
+        if self.activation_format not in ACTIVATION_FORMATS:
+            raise ValueError(f"unknown activation format {self.activation_format!r}; choose one of "
+                             f"{', '.join(ACTIVATION_FORMATS)}")
+        if self.activation_format == "bfp" and self.activation_bits == 1:
+            raise ValueError("block floating point activations need at least 2 bits")
 
 
 @dataclass

@@ -120,4 +120,26 @@ def dequantise(scales: Tensor, indices: Tensor, bits: int, block: int) -> Tensor
     return from_blocks(scales.float()[:, None] * m, shape)
 
 
-__all__ = ["BLOCK", "block_count", "to_blocks", "from_blocks", "fit_scales", "mantissas", "dequantise"]
+def block_floating_point(x: Tensor, bits: int, block: int = BLOCK) -> Tensor:
+    """``x`` (N, C, *spatial) in block floating point (DSConv's activations): each block of ``block`` channels at
+    one sample and position shares one power-of-two exponent, the smallest its largest value fits under, and every
+    value keeps a signed ``bits``-bit mantissa (2..8 bits). An all-zero block stays zero."""
+    if not 2 <= bits <= 8:
+        raise ValueError(f"block floating point needs 2..8 mantissa bits, got {bits}")
+    channels = x.shape[1]
+    rows = x.movedim(1, -1)
+    pad = (-channels) % block
+    if pad:
+        rows = torch.nn.functional.pad(rows, (0, pad))
+    blocks = rows.reshape(*rows.shape[:-1], -1, block)
+    peak = blocks.abs().amax(-1, keepdim=True)
+    lo, hi = mantissa_range(bits)
+    # 2^e >= peak, so peak / step <= 2^(bits-1): the largest value lands on the top mantissa (clipped by one step
+    # when it is exactly a power of two).
+    exponent = torch.ceil(torch.log2(peak.clamp_min(torch.finfo(x.dtype).tiny)))
+    step = torch.exp2(exponent - (bits - 1))
+    quantised = torch.where(peak > 0, torch.round(blocks / step).clamp(lo, hi) * step, torch.zeros_like(blocks))
+    return quantised.reshape(rows.shape)[..., :channels].movedim(-1, 1)
+
+
+__all__ = ["BLOCK", "block_count", "block_floating_point", "to_blocks", "from_blocks", "fit_scales", "mantissas", "dequantise"]

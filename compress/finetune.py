@@ -43,7 +43,8 @@ def finetune(source: str, quantisation, cfg: FinetuneConfig, progress: bool = Tr
     def on_model(model) -> None:
         held["model"] = model
         q = quantisation
-        held["layers"] = attach(model, q.quantiser, q.bits, q.layer_bits, q.codebook_dtype, q.activation_bits)
+        held["layers"] = attach(model, q.quantiser, q.bits, q.layer_bits, q.codebook_dtype, q.activation_bits,
+                                q.activation_format)
         held["tlqe_start"] = held["layers"].tlqe_at_fit
         held["last"] = time.perf_counter()
 

@@ -144,12 +144,12 @@ class RepartitionSchedule:
 
 
 def attach(model: nn.Module, quantiser: str, bits: int = 8, layer_spec=None, codebook_dtype: str = "float32",
-           activation_bits: int | None = None) -> QuantisedLayers:
+           activation_bits: int | None = None, activation_format: str = "minmax") -> QuantisedLayers:
     """Makes ``model``'s Linear / Conv layers compute with fake-quantised weights; fits the codebooks once.
 
     ``quantiser`` names one of :data:`~compress.quantisers.QUANTISERS`; ``layer_spec`` chooses bits per layer
-    (:func:`layer_bits`; 0 keeps a layer in float). ``activation_bits`` also quantises the outputs of the conv
-    layers (:func:`quantise_activations`).
+    (:func:`layer_bits`; 0 keeps a layer in float). ``activation_bits`` also quantises the conv layers'
+    activations, in ``activation_format`` (:func:`quantise_activations`).
     """
     named = quantisable_layers(model)
     chosen = layer_bits([n for n, _ in named], layer_spec, bits)
@@ -161,7 +161,7 @@ def attach(model: nn.Module, quantiser: str, bits: int = 8, layer_spec=None, cod
         module.forward = types.MethodType(_quantised_forward(layer), module)
         layers.append(layer)
     if activation_bits:
-        quantise_activations(model, activation_bits)
+        quantise_activations(model, activation_bits, activation_format)
     handle = QuantisedLayers(layers)
     handle.repartition()
     return handle
@@ -178,9 +178,24 @@ def _quantised_forward(layer: QuantisedLayer):
 CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
-def quantise_activations(model: nn.Module, bits: int) -> list:
-    """Quantises every conv layer's output per tensor (min-max uniform, ``bits`` bits, straight-through), so the
-    feature grids a conv encoder produces hold at most 2^bits values each. Returns the hook handles."""
+ACTIVATION_FORMATS = ("minmax", "bfp")
+"""How :func:`quantise_activations` quantises: ``minmax``, every conv layer's output per tensor (min-max uniform);
+``bfp``, every conv layer's input in block floating point (DSConv: blocks of 32 channels share an exponent)."""
+
+
+def quantise_activations(model: nn.Module, bits: int, fmt: str = "minmax") -> list:
+    """Quantises the activations of every conv layer with ``bits`` bits, straight-through, in the format ``fmt``
+    (:data:`ACTIVATION_FORMATS`): with ``minmax`` the feature grids a conv encoder produces hold at most 2^bits values
+    each; with ``bfp`` every conv computes on block-floating-point inputs. Returns the hook handles."""
+    if fmt == "bfp":
+        from .dsconv import block_floating_point
+
+        def pre_hook(module, inputs):
+            return (straight_through(inputs[0], block_floating_point(inputs[0].detach(), bits)), *inputs[1:])
+
+        return [m.register_forward_pre_hook(pre_hook) for m in model.modules() if isinstance(m, CONV)]
+    if fmt != "minmax":
+        raise ValueError(f"unknown activation format {fmt!r}; choose one of {', '.join(ACTIVATION_FORMATS)}")
     act = make_quantiser("minmax", bits)
 
     def hook(module, inputs, y):

@@ -238,6 +238,16 @@ def next_point(log: SearchLog, cfg: SearchConfig, salt: int, max_cost: float = f
     return None, 0
 
 
+def predict(model, cfg: SearchConfig, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The GP's (:func:`fit_gp`) posterior mean and standard deviation of the effective metric at the highest
+    fidelity for schedule parameters ``w`` (m, d): two (m,) arrays."""
+    unit = torch.tensor(_unit(cfg, w), dtype=torch.float64)
+    x = torch.cat([unit, torch.full((len(unit), 1), float(len(cfg.fidelities) - 1), dtype=torch.float64)], -1)
+    with torch.no_grad():
+        posterior = model.posterior(x)
+        return posterior.mean.squeeze(-1).numpy(), posterior.variance.clamp_min(0).sqrt().squeeze(-1).numpy()
+
+
 def rank(log: SearchLog, cfg: SearchConfig, layer_bits: Callable[[list[int]], dict] | None = None) -> dict:
     """The ``top`` distinct bit lists by the GP's predicted effective metric at the highest fidelity, among
     quasi-random candidates and every evaluated schedule, with the predicted metric and its standard deviation, and
@@ -248,11 +258,7 @@ def rank(log: SearchLog, cfg: SearchConfig, layer_bits: Callable[[list[int]], di
     model = fit_gp(log, cfg)
     schedule, top_task = cfg.schedule, len(cfg.fidelities) - 1
     w = np.concatenate([np.array([p.w for p in log.points]), sobol(cfg, cfg.ranking_candidates, 3)])
-    unit = torch.tensor(_unit(cfg, w), dtype=torch.float64)
-    x = torch.cat([unit, torch.full((len(unit), 1), float(top_task), dtype=torch.float64)], -1)
-    with torch.no_grad():
-        posterior = model.posterior(x)
-        mean, std = posterior.mean.squeeze(-1).numpy(), posterior.variance.clamp_min(0).sqrt().squeeze(-1).numpy()
+    mean, std = predict(model, cfg, w)
     measured = {tuple(p.bits): p.metric for p in log.points if p.task == top_task}
     seen, chosen = set(), []
     for i in np.argsort(-mean):
@@ -309,4 +315,4 @@ def chosen_layer_bits(path: str | Path, choice: int = 0) -> dict[str, int]:
 
 
 __all__ = ["SearchError", "Objective", "Evaluation", "SearchLog", "search_bits", "random_search",
-           "fit_gp", "next_point", "rank", "chosen_layer_bits"]
+           "fit_gp", "predict", "next_point", "rank", "chosen_layer_bits"]

@@ -39,7 +39,8 @@ def compress_bundle(source: str | Path, out: str | Path, cfg: CompressConfig, fi
     else:
         model = build_model(bundle.architecture, bundle.model_config)
         model.load_state_dict(bundle.state)
-        layers = attach(model, cfg.quantiser, cfg.bits, cfg.layer_bits, cfg.codebook_dtype, cfg.activation_bits)
+        layers = attach(model, cfg.quantiser, cfg.bits, cfg.layer_bits, cfg.codebook_dtype, cfg.activation_bits,
+                        cfg.activation_format)
     quantised = quantised_tensors(model, layers)
     tlqe = layers.tlqe()
     data, header = codec.encode_bundle(bundle, quantised, coder=cfg.coder, raw_float=cfg.raw_float,
@@ -61,7 +62,7 @@ def model_from_file(path: str | Path):
     and its bundle."""
     bundle = codec.read(path)
     model = from_bundle(bundle, source=path)
-    bits = (bundle.extra.get("nirz", {}).get("config") or {}).get("activation_bits")
-    if bits:
-        quantise_activations(model, int(bits))
+    recorded = bundle.extra.get("nirz", {}).get("config") or {}
+    if recorded.get("activation_bits"):
+        quantise_activations(model, int(recorded["activation_bits"]), recorded.get("activation_format", "minmax"))
     return model, bundle

@@ -209,3 +209,27 @@ def test_activation_bits_travel_with_the_file(tmp_path):
     with torch.no_grad():
         plain.encode(torch.rand(1, 500, 3) - 0.5)
     assert len(torch.unique(seen[0])) > 4
+
+
+def test_block_floating_point_activations_travel_with_the_file(tmp_path):
+    from compress.dsconv import block_floating_point
+    from compress.workflow import model_from_file
+    from nir_core.models.ndf import NDFConfig, NDFModel
+
+    torch.manual_seed(0)
+    ndf = NDFModel(NDFConfig.cpu_small(resolution=16, channels=(8, 8)))
+    folder = to_bundle(ndf, "ndf", ndf.config_json()).save(tmp_path / "ndf")
+    path = tmp_path / "ndf.nirz"
+    compress_bundle(folder, path, CompressConfig(quantiser="dsconv", bits=4, activation_bits=3,
+                                                 activation_format="bfp"))
+    model, _ = model_from_file(path)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv3d)]
+    seen = []
+    convs[1].register_forward_pre_hook(lambda m, inputs: seen.append(inputs[0]))
+    with torch.no_grad():
+        model.encode(torch.rand(1, 500, 3) - 0.5)
+    assert torch.equal(seen[0], block_floating_point(seen[0], 3))
+    with pytest.raises(ValueError, match="unknown activation format"):
+        CompressConfig(activation_bits=3, activation_format="fp8")
+    with pytest.raises(ValueError, match="at least 2 bits"):
+        CompressConfig(activation_bits=1, activation_format="bfp")

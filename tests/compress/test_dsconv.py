@@ -100,3 +100,37 @@ def test_bad_settings_are_refused():
         DSConv(4, block=0)
     with pytest.raises(ValueError, match="bits must be"):
         DSConv(9)
+
+
+def test_block_floating_point_shares_one_exponent_per_block_of_channels():
+    torch.manual_seed(0)
+    x = torch.randn(2, 40, 3, 5) * torch.logspace(-3, 2, 40)[None, :, None, None]
+    x[1, 32:, 0, 0] = 0.0  # an all-zero block (the second block of 8 channels at one position)
+    bits = 4
+    q = dsconv.block_floating_point(x, bits)
+    assert q.shape == x.shape
+    assert torch.all(q[1, 32:, 0, 0] == 0)
+    for block in (slice(0, 32), slice(32, 40)):
+        xs, qs = x[:, block], q[:, block]
+        peak = xs.abs().amax(1, keepdim=True)
+        step = torch.exp2(torch.ceil(torch.log2(peak.clamp_min(1e-30))) - (bits - 1))
+        mantissa = qs / step
+        assert torch.equal(mantissa, mantissa.round())  # integers times the block's one power-of-two step
+        assert mantissa.min() >= -8 and mantissa.max() <= 7
+        assert torch.all((xs - qs).abs() <= step * 1.0 + 1e-12)  # half a step, a whole one where the top clips
+    # Within a block the small channels lose their detail to the large ones' exponent: more bits keep more.
+    assert (dsconv.block_floating_point(x, 8) - x).abs().mean() < (q - x).abs().mean()
+    with pytest.raises(ValueError, match="2..8 mantissa bits"):
+        dsconv.block_floating_point(x, 1)
+
+
+def test_bfp_activations_feed_every_conv_block_floating_point_inputs():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 40, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(40, 8, 3))
+    attach(net, "dsconv", bits=4, activation_bits=3, activation_format="bfp")
+    seen = []
+    net[2].register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0]))  # runs after the BFP hook
+    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    net(x).sum().backward()
+    assert torch.equal(seen[0], dsconv.block_floating_point(seen[0], 3))
+    assert x.grad is not None and x.grad.abs().sum() > 0  # straight-through: the gradient reaches the input
