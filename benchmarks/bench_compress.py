@@ -13,7 +13,7 @@ import argparse
 import time
 from pathlib import Path
 
-from results import REPO, Experiment, Table, carried_rows, carry_note
+from results import REPO, Experiment, Table, carried_rows, carry_note, save_figure
 
 from compress.config import CompressConfig, FinetuneConfig
 from compress.qat import quantisable_layers
@@ -129,11 +129,7 @@ def plot(rows: list[dict], metric: str, label: str, path: Path, title: str) -> N
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path)
 
 
 def main() -> None:

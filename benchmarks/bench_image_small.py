@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from results import REPO, Experiment, Table
+from results import REPO, Experiment, Table, save_figure
 
 from compress.config import CompressConfig
 from compress.image import read_image
@@ -143,11 +143,7 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_title("32 x 32 crops, K-means QAT: networks at 1-8 bits", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, title="hidden layers x width")
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path, dpi=110)
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from results import REPO, Experiment, Table, carried_rows, carry_note
+from results import REPO, Experiment, Table, carried_rows, carry_note, save_figure
 
 from compress.config import CompressConfig
 from compress.nerf import load_nerf, train_quantised
@@ -107,9 +107,7 @@ def plot_sweep(rows: list[dict], path: Path, title: str) -> None:
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def sweep_plot_path(name: str) -> Path:

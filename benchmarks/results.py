@@ -129,6 +129,17 @@ def training_time(training: dict) -> str:
     return "-" if last is None else f"{last:.0f} (last process only)"
 
 
+def save_figure(fig, path: Path, **savefig) -> Path:
+    """Writes a matplotlib figure to ``path`` whole or not at all (a temporary file, then a rename), and closes it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp" + path.suffix)
+    fig.savefig(tmp, **savefig)
+    plt.close(fig)
+    return tmp.replace(path)
+
+
 def anchor(title: str) -> str:
     """The link target Markdown renderers (GitHub's rule) give the heading ``title``."""
     kept = "".join(c for c in title.strip().lower() if c.isalnum() or c in " -_")
