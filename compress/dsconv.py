@@ -122,8 +122,9 @@ def dequantise(scales: Tensor, indices: Tensor, bits: int, block: int) -> Tensor
 
 def block_floating_point(x: Tensor, bits: int, block: int = BLOCK) -> Tensor:
     """``x`` (N, C, *spatial) in block floating point (DSConv's activations): each block of ``block`` channels at
-    one sample and position shares one power-of-two exponent, the smallest its largest value fits under, and every
-    value keeps a signed ``bits``-bit mantissa (2..8 bits). An all-zero block stays zero."""
+    one sample and position shares one power-of-two step, the smallest that keeps its largest value within the
+    signed ``bits``-bit mantissas (2..8 bits), so nothing clips and every value is off by at most half a step.
+    An all-zero block stays zero; quantising twice changes nothing."""
     if not 2 <= bits <= 8:
         raise ValueError(f"block floating point needs 2..8 mantissa bits, got {bits}")
     channels = x.shape[1]
@@ -133,12 +134,10 @@ def block_floating_point(x: Tensor, bits: int, block: int = BLOCK) -> Tensor:
         rows = torch.nn.functional.pad(rows, (0, pad))
     blocks = rows.reshape(*rows.shape[:-1], -1, block)
     peak = blocks.abs().amax(-1, keepdim=True)
-    lo, hi = mantissa_range(bits)
-    # 2^e >= peak, so peak / step <= 2^(bits-1): the largest value lands on the top mantissa (clipped by one step
-    # when it is exactly a power of two).
-    exponent = torch.ceil(torch.log2(peak.clamp_min(torch.finfo(x.dtype).tiny)))
-    step = torch.exp2(exponent - (bits - 1))
-    quantised = torch.where(peak > 0, torch.round(blocks / step).clamp(lo, hi) * step, torch.zeros_like(blocks))
+    top = mantissa_range(bits)[1]
+    # peak / step <= top: no value clips (the symmetric range leaves the lowest two's-complement mantissa unused).
+    step = torch.exp2(torch.ceil(torch.log2(peak.clamp_min(torch.finfo(x.dtype).tiny) / top)))
+    quantised = torch.where(peak > 0, torch.round(blocks / step) * step, torch.zeros_like(blocks))
     return quantised.reshape(rows.shape)[..., :channels].movedim(-1, 1)
 
 

@@ -50,6 +50,9 @@ class WebConfig:
     """Parent of the per-session folders."""
     models: dict[str, Path] = field(default_factory=dict)
     """Choosable bundles by display name (default: the bundled ones)."""
+    variants: dict[str, Path] = field(default_factory=dict)
+    """Compressed encoders (``.nirz``) the Compare encoders tab offers beside the one it makes on the spot, by
+    display name (default: every ``.nirz`` in assets/models, :func:`bundled_variants`)."""
     nerfs: dict[str, Path] = field(default_factory=dict)
     """Radiance fields (``.nirz`` files or run folders) offered in the Compare NeRFs tab, by display name (default:
     the shipped variants of the toy scene, :func:`bundled_nerfs`); users can upload their own ``.nirz`` too."""
@@ -108,6 +111,8 @@ def build_ui(cfg: WebConfig | None = None):
     cfg = cfg or WebConfig()
     if not cfg.models:
         cfg.models = bundled_models()
+    if not cfg.variants:
+        cfg.variants = bundled_variants()
     if not cfg.nerfs:
         cfg.nerfs = bundled_nerfs()
     with gr.Blocks(title="NIR Studio", delete_cache=(3600, 3600)) as ui:
@@ -134,6 +139,13 @@ def bundled_models() -> dict[str, Path]:
         if (folder / "config.json").exists() and folder != default_model():
             found[folder.name] = folder
     return found
+
+
+def bundled_variants() -> dict[str, Path]:
+    """File name -> path of every compressed model (``.nirz``) in assets/models."""
+    from app.batch import MODELS_DIR
+
+    return {path.name: path for path in sorted(MODELS_DIR.glob("*.nirz"))} if MODELS_DIR.exists() else {}
 
 
 NERFS_DIR = Path(__file__).resolve().parents[2] / "assets" / "nerfs"

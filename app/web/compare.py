@@ -1,9 +1,10 @@
 """The Compare encoders tab: one scan through a float bundle and a compressed variant of it, side by side.
 
-The variant is made on the spot (post-training quantisation with the chosen quantiser and bits, written as a
-``.nirz`` in the session folder) or uploaded as a ``.nirz`` file. The tab shows the two labelled meshes, the two
-models' sizes on disk, the Chamfer / F1 of the compressed model's mesh against the float model's, and each
-against the input's own surface when the input is a mesh.
+The variant is made on the spot (post-training quantisation with the chosen quantiser and bits, written as a ``.nirz``
+in the session folder), picked among the shipped ones (``WebConfig.variants``: the ``.nirz`` files in assets/models,
+e.g. encoders whose per-layer bits a bit search found) or uploaded as a ``.nirz`` file. The tab shows the two labelled
+meshes, the two models' sizes on disk, the Chamfer / F1 of the compressed model's mesh against the float model's, and
+each against the input's own surface when the input is a mesh.
 
 No ``from __future__ import annotations`` here: Gradio finds the ``gr.Request`` parameter by its annotation object.
 """
@@ -16,6 +17,8 @@ from .previews import display_glb, legend_html
 from .reconstruct import JOBS, InputPicker, Models, load_checked, settings
 
 QUANTISER_CHOICES = ["kmeans", "minmax", "distributional", "explicit", "dsconv"]
+MADE_NOW = "made now (quantiser and bits below)"
+"""The variant choice that compresses the float model on the spot."""
 METRIC_KEYS = ("cd_l1", "f1_delta")
 
 
@@ -85,9 +88,10 @@ def build_compare(cfg: WebConfig) -> None:
             picker = InputPicker()
             float_name = gr.Dropdown(choices=list(cfg.models), value=next(iter(cfg.models)), label="Float model")
             with gr.Accordion("Compressed variant", open=True):
+                variant = gr.Dropdown(choices=[MADE_NOW, *cfg.variants], value=MADE_NOW, label="Variant")
                 quantiser = gr.Dropdown(choices=QUANTISER_CHOICES, value="kmeans", label="Quantiser")
                 bits = gr.Slider(1, 8, value=3, step=1, label="Bits per weight")
-                nirz = gr.File(label="…or upload a .nirz (overrides the two above)", file_types=[".nirz"],
+                nirz = gr.File(label="…or upload a .nirz (overrides the choices above)", file_types=[".nirz"],
                                type="filepath")
             resolution, want_labels = settings(cfg, "meshes")
             run = gr.Button("Compare", variant="primary")
@@ -98,13 +102,14 @@ def build_compare(cfg: WebConfig) -> None:
             legend = gr.HTML()
             stats = gr.JSON(label="Sizes and distances")
 
-    def on_compare(upload_path, example_name, chosen_float, chosen_quantiser, chosen_bits, nirz_path, res,
-                   labels_on, request: gr.Request, progress=gr.Progress()):
+    def on_compare(upload_path, example_name, chosen_float, chosen_variant, chosen_quantiser, chosen_bits, nirz_path,
+                   res, labels_on, request: gr.Request, progress=gr.Progress()):
         source = picker.source(upload_path, example_name)
         work = session_folder(cfg, getattr(request, "session_hash", None))
+        compressed = Path(nirz_path) if nirz_path else cfg.variants.get(chosen_variant)  # None: made now
         try:
-            result = run_comparison(cfg, models, source, chosen_float, chosen_quantiser, int(chosen_bits),
-                                    Path(nirz_path) if nirz_path else None, int(res), bool(labels_on), work, progress)
+            result = run_comparison(cfg, models, source, chosen_float, chosen_quantiser, int(chosen_bits), compressed,
+                                    int(res), bool(labels_on), work, progress)
         except (NIRStudioError, ValueError, OSError) as exc:
             raise gr.Error(user_message(exc)) from None
         report = result["sides"]["compressed"]["report"]
@@ -112,5 +117,6 @@ def build_compare(cfg: WebConfig) -> None:
                 legend_html(report.get("legend", {}), report.get("label_histogram", {}).get("mesh_vertices")),
                 result["summary"])
 
-    run.click(on_compare, inputs=[picker.upload, picker.example, float_name, quantiser, bits, nirz, resolution, want_labels],
+    run.click(on_compare, inputs=[picker.upload, picker.example, float_name, variant, quantiser, bits, nirz, resolution,
+                                  want_labels],
               outputs=[shown_float, shown_compressed, legend, stats], concurrency_limit=1, concurrency_id=JOBS)

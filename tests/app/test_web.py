@@ -7,7 +7,7 @@ import pytest
 import trimesh
 from conftest import REPO, shared_file
 
-from app.web import WebConfig, build_ui, bundled_models, session_folder
+from app.web import WebConfig, build_ui, bundled_models, bundled_variants, session_folder
 from app.web.previews import legend_html, points_glb
 from app.web.reconstruct import Models, run_reconstruction, summary
 
@@ -153,6 +153,20 @@ def test_compare_job_float_against_a_quantised_variant(tmp_path, models):
     bad.write_bytes(b"PK")
     with pytest.raises(ValueError, match="upload a compressed model"):
         run_comparison(cfg, models, mesh_sample, name, "kmeans", 3, bad, 32, True, tmp_path)
+
+
+def test_the_shipped_compressed_variants_are_the_nirz_files_beside_the_bundles(tmp_path, monkeypatch):
+    import app.batch
+
+    (tmp_path / "ndf-geometry").mkdir()
+    (tmp_path / "ndf-geometry" / "config.json").write_text("{}")
+    for name in ("pt-geometry-searched.nirz", "ndf-geometry-searched.nirz", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    monkeypatch.setattr(app.batch, "MODELS_DIR", tmp_path)
+    assert bundled_variants() == {"ndf-geometry-searched.nirz": tmp_path / "ndf-geometry-searched.nirz",
+                                  "pt-geometry-searched.nirz": tmp_path / "pt-geometry-searched.nirz"}
+    monkeypatch.setattr(app.batch, "MODELS_DIR", tmp_path / "missing")
+    assert bundled_variants() == {}
 
 
 def test_the_server_runs_torch_on_one_thread_unless_told_otherwise():
