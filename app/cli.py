@@ -384,7 +384,8 @@ def finetune_context(
 @config_options(FinetuneConfig, "steps", "task", "repartition_every", "out", param="finetune",
                 rename={"steps": Rename("finetune_steps"), "task": Rename("finetune_task"), "out": Rename("work_dir")})
 @config_options(CompressConfig, "quantiser", "bits", "layer_bits", "coder", "codebook_dtype", "raw_float",
-                "activation_bits", "activation_format", param="quantisation", rename={"quantiser": Rename("quantiser", ("--quantizer",))})
+                "activation_bits", "activation_format", param="quantisation",
+                rename={"quantiser": Rename("quantiser", ("--quantizer",))})
 def compress(
     bundle: Path = typer.Argument(..., help="Trained bundle folder to compress."),
     output: Path = typer.Option(..., "--out", "-o", help="Compressed model file to write (.nirz)."),
