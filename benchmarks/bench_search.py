@@ -9,7 +9,8 @@ predicts, for the "Delta" column) and by the thesis protocol on more scenes at a
 results JSON with the same bits are kept (``--carry``).
 
 ``--subject bundle`` (default) searches a trained bundle's encoder (``--model``, the NDF bundle by default) scored by
-the protocol; ``--subject digits`` the small 2D CNN of ``benchmarks/digits_cnn.py`` scored by accuracy.
+the protocol; ``--subject digits`` / ``voxnet`` a small 2D / 3D CNN of ``benchmarks/classifiers.py`` scored by
+accuracy.
 
 Run: ``.venv/bin/python benchmarks/bench_search.py [--subject bundle|digits] [--model assets/models/ndf-geometry]
 [--budget 30] [--fidelities 0,1,2,4] [--steps-per-fidelity 25] [--penalty K] [--carry]``.
@@ -51,9 +52,9 @@ within this much of float and CD-L1 within this fraction of it, on the report's 
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subject", choices=("bundle", "digits"), default="bundle",
-                        help="bundle: a trained bundle (--model) scored by the protocol; digits: the small CNN of "
-                             "benchmarks/digits_cnn.py, scored by accuracy")
+    parser.add_argument("--subject", choices=("bundle", *CLASSIFIERS), default="bundle",
+                        help="bundle: a trained bundle (--model) scored by the protocol; digits / voxnet: a small "
+                             "classifier of benchmarks/classifiers.py, scored by accuracy")
     parser.add_argument("--model", type=Path, default=REPO / "assets" / "models" / "ndf-geometry")
     parser.add_argument("--layers", default="*encoder.*", help="globs of the searched layers (the others stay float)")
     parser.add_argument("--quantiser", default="kmeans")
@@ -160,34 +161,53 @@ def bundle_subject(args: argparse.Namespace) -> Subject:
         headline=bundle_headline)
 
 
-def digits_subject(args: argparse.Namespace) -> Subject:
-    """The small CNN on scikit-learn's digits (thesis Table 1 analogue)."""
-    from digits_cnn import DigitsObjective, accuracy, digits, trained
+CLASSIFIERS = {
+    "digits": ("search_digits_cnn", "Bit-width search on a 2D CNN, handwritten digits (thesis ch. 3 Table 1)",
+               "a VGG-style CNN (6 convs + 2 linear layers) trained on scikit-learn's 8 x 8 handwritten digits upsampled "
+               "to 32 x 32 (60 / 20 / 20 % train / validation / test)"),
+    "voxnet": ("search_voxnet", "Bit-width search on VoxNet, generated objects and ModelNet40 (thesis ch. 3 Table 3.3)",
+               "VoxNet (2 convs + 2 linear layers) trained on 32³ occupancy grids of generated objects of 15 classes "
+               "(40 / 10 / 10 per class for train / validation / test), also scored on the ModelNet40 samples of "
+               "../shared/data whose class the generator makes (bathtub, bed, chair, toilet)"),
+}
+"""--subject -> (results name, title, what the model is and what it learns from)."""
 
-    data = digits(args.seed)
+
+def classifier_subject(args: argparse.Namespace) -> Subject:
+    """A small classifier of benchmarks/classifiers.py, scored by accuracy (thesis Table 1 / Table 3.3 analogues)."""
+    from classifiers import ClassifierObjective, DigitsCNN, VoxNet, accuracy, digits, modelnet_samples, trained, voxelised_objects
+
+    name, title, what = CLASSIFIERS[args.subject]
+    if args.subject == "digits":
+        data, make, extra = digits(args.seed), DigitsCNN, None
+    else:
+        data, make = voxelised_objects(seed=args.seed), VoxNet
+        grids, labels, _ = modelnet_samples(SHARED / "modelnet40_samples")
+        extra = ("ModelNet40 accuracy", (grids, labels))
     # Kept with the search's logs, so a resumed search goes on with the very model it started on.
-    model = trained(RESULTS_DIR / "search_digits_cnn" / f"float_seed{args.seed}.safetensors", data, seed=args.seed)
-    objective = DigitsObjective(model, data, args.quantiser, seed=args.seed)
+    model = trained(RESULTS_DIR / name / f"float_seed{args.seed}.safetensors", make, data, seed=args.seed)
+    objective = ClassifierObjective(model, data, args.quantiser, seed=args.seed)
 
     def measure(bits: list[int] | None, fidelity: int) -> dict:
         tuned = model if bits is None else objective.quantised(bits, fidelity)
-        test = accuracy(tuned, data["test"])
-        return {"search_metric": accuracy(tuned, data["val"]), "report": {"test_accuracy": test},
-                "report_cells": [f"{test:.4f}"]}
+        report = {"test_accuracy": accuracy(tuned, data["test"])}
+        if extra:
+            report["extra_accuracy"] = accuracy(tuned, extra[1])
+        return {"search_metric": accuracy(tuned, data["val"]), "report": report,
+                "report_cells": [f"{v:.4f}" for v in report.values()]}
 
     return Subject(
-        name="search_digits_cnn", title="Bit-width search on a 2D CNN, handwritten digits (thesis ch. 3 Table 1)",
+        name=name, title=title,
         description=(
-            "Thesis ch. 3 Table 1 analogue on benchmarks/digits_cnn.py: a VGG-style CNN (6 convs + 2 linear layers, "
-            f"{sum(objective.weights):,} weights) trained on scikit-learn's 8 x 8 handwritten digits upsampled to "
-            "32 x 32 (60 / 20 / 20 % train / validation / test). Every layer gets one bit-width from a "
-            f"{args.family} schedule of degree {args.degree} ({args.quantiser}). {SEARCH_METHOD.format(k=args.penalty)} "
-            "Each evaluation quantises the float model, fine-tunes it quantisation-aware for fidelity epochs "
-            "(Adam 1e-3, cosine decay, codebooks refitted after each epoch) and scores the validation accuracy; "
-            "every row is measured the same way at the highest fidelity (\"measured\", next to the GP's prediction "
-            "and its standard deviation; the difference is the thesis' Delta) and on the test split, which the search "
-            "never sees. Memory is the weights at their bits."),
-        objective=objective, label="val. accuracy", report_headers=["test accuracy"], measure=measure,
+            f"Thesis ch. 3 on benchmarks/classifiers.py: {what}; {sum(objective.weights):,} weights. Every layer gets "
+            f"one bit-width from a {args.family} schedule of degree {args.degree} ({args.quantiser}). "
+            f"{SEARCH_METHOD.format(k=args.penalty)} Each evaluation quantises the float model, fine-tunes it "
+            "quantisation-aware for fidelity epochs (Adam 1e-3, cosine decay, codebooks refitted after each epoch) and "
+            "scores the validation accuracy; every row is measured the same way at the highest fidelity "
+            "(\"measured\", next to the GP's prediction and its standard deviation; the difference is the thesis' "
+            "Delta) and on the test split, which the search never sees. Memory is the weights at their bits."),
+        objective=objective, label="val. accuracy",
+        report_headers=["test accuracy"] + ([extra[0]] if extra else []), measure=measure,
         compared=("quantiser", "fidelities", "seed"))
 
 
@@ -248,14 +268,15 @@ def plot(candidates: list[dict], rows: list[dict], metric: str, path: Path, titl
 
 def main() -> None:
     args = arguments()
+    classifier = args.subject in CLASSIFIERS
     if args.penalty is None:
-        args.penalty = 100.0 if args.subject == "digits" else 1000.0
-    subject = (digits_subject if args.subject == "digits" else bundle_subject)(args)
+        args.penalty = 100.0 if classifier else 1000.0
+    subject = (classifier_subject if classifier else bundle_subject)(args)
     objective, label = subject.objective, subject.label
     logs = RESULTS_DIR / subject.name
     logs.mkdir(parents=True, exist_ok=True)
     fidelities = tuple(int(v) for v in args.fidelities.split(","))
-    maximise = True if args.subject == "digits" else METRICS[args.metric]
+    maximise = True if classifier else METRICS[args.metric]
     cfg = SearchConfig(family=args.family, degree=args.degree, fidelities=fidelities,
                        costs=tuple(float(c) for c in args.costs.split(",")) if args.costs else None,
                        budget=args.budget, penalty=args.penalty, top=max(args.top, 5), maximise=maximise,
@@ -292,8 +313,8 @@ def main() -> None:
 
     carried = carried_rows(subject.name, args, subject.compared) if args.carry else {}
     float_memory = memory_kb(objective.weights, [32] * objective.layers)
-    top_units = fidelities[-1] * (1 if args.subject == "digits" else args.steps_per_fidelity)
-    unit = "epochs" if args.subject == "digits" else "steps"
+    top_units = fidelities[-1] * (1 if classifier else args.steps_per_fidelity)
+    unit = "epochs" if classifier else "steps"
     table = Table(["configuration", "bits", "memory (KB)", "x smaller", f"predicted {label}", f"measured {label}",
                    "Delta"] + subject.report_headers)
     exp.tables[f"{subject.name}: after {top_units} fine-tuning {unit} (the highest fidelity)"] = table
