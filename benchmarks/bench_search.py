@@ -4,9 +4,10 @@ and Table 1 analogues, Fig. 5, and the search's cost).
 One command does it all and resumes where a stopped run left off: the multi-fidelity GP search and the random
 search (same budget) keep their logs in ``benchmarks/results/search_NAME/``; then each row of the table (float, the
 uniform bit-widths, the GP's chosen schedules and their reverses, the random search's best) is quantised, fine-tuned
-at the search's highest fidelity, written as a ``.nirz`` and scored twice: by the search's own protocol (what the GP
-predicts, for the "Delta" column) and by the thesis protocol on more scenes at a finer grid. Rows already in the
-results JSON with the same bits are kept (``--carry``).
+at the search's highest fidelity and scored twice: by the search's own metric (what the GP predicts, for the "Delta"
+column) and by a report the search never sees (a bundle: its ``.nirz`` by the thesis protocol on more scenes at a
+finer grid; a classifier: its test split). Rows already in the results JSON with the same bits are kept
+(``--carry``).
 
 ``--subject bundle`` (default) searches a trained bundle's encoder (``--model``, the NDF bundle by default) scored by
 the protocol; ``--subject digits`` / ``voxnet`` a small 2D / 3D CNN of ``benchmarks/classifiers.py`` scored by
